@@ -1,0 +1,1 @@
+"""egenerator.model.multi_source."""

@@ -1,0 +1,1 @@
+"""egenerator.sim."""
