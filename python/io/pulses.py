@@ -134,12 +134,12 @@ def read_pulses(
     """
     handle, owned = _open(file)
     try:
-        table = handle.read_table(key, ["string", "om", "time", "charge"])
-        width = (
-            handle.read_column(key, "width").astype(np.float64)
-            if "width" in handle.columns(key)
-            else np.zeros(table.shape[0])
+        has_width = "width" in handle.columns(key)
+        # one read (one decompression pass) for all the columns needed
+        table = handle.read_table(
+            key, ["string", "om", "time", "charge"] + (["width"] if has_width else [])
         )
+        width = table["width"].astype(np.float64) if has_width else np.zeros(table.shape[0])
         index = handle.event_index(key)
         time_ns = table["time"].astype(np.float64)
         charge_pe = table["charge"].astype(np.float64)
