@@ -132,6 +132,8 @@ class HdfwriterWriter:
 
     def num_rows(self, name: str) -> int:
         """Rows written to table ``name`` so far."""
+        if name not in self._tables:
+            raise HdfWriteError(f"{self.path}: no table '{name}'; tables: {self.table_names}")
         return int(self._tables[name].table.nrows)
 
     # ------------------------------------------------------------------ public appends
