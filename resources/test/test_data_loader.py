@@ -44,6 +44,7 @@ def write_random_file(
     ordered: bool = True,
     readout: bool = True,
     mean_pulses: float = 40.0,
+    run: int = 7,
 ) -> None:
     """An hdfwriter-layout file with random pulses, labels, DOM lists and time windows.
 
@@ -53,7 +54,7 @@ def write_random_file(
     rng = np.random.default_rng(seed)
     ids = np.stack(
         [
-            np.full(num_events, 7),
+            np.full(num_events, run),
             np.arange(num_events) * 3 + 1,
             np.zeros(num_events),
             np.zeros(num_events),
