@@ -35,7 +35,13 @@ VARIABLES_FILE = "variables.npz"
 META_FILE = "meta.yaml"
 _NAME = re.compile(r"^(ckpt|best)-(\d{8,})$")
 
-__all__ = ["CHECKPOINT_FORMAT", "Checkpoint", "CheckpointError", "CheckpointStore"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointStore",
+    "read_checkpoint",
+]
 
 
 class CheckpointError(ValueError):
@@ -61,7 +67,7 @@ class Checkpoint:
             raise CheckpointError(f"{file}: cannot read the checkpoint variables: {err}") from err
 
 
-def _read_checkpoint(path: Path) -> Checkpoint:
+def read_checkpoint(path: Path) -> Checkpoint:
     match = _NAME.match(path.name)
     if match is None:
         raise CheckpointError(f"{path}: not a checkpoint folder name (ckpt-NNNNNNNN/best-NNNNNNNN)")
@@ -119,7 +125,7 @@ class CheckpointStore:
         good = []
         for _, path in self._folders(kind):
             try:
-                good.append(_read_checkpoint(path))
+                good.append(read_checkpoint(path))
             except CheckpointError as err:
                 warnings.warn(f"skipping checkpoint: {err}", stacklevel=2)
         return good
