@@ -1,0 +1,154 @@
+"""Covariance matrices and circularised angular uncertainties from the Hessian at the best fit.
+
+The Hessian of the negative log-likelihood is taken in the normalised chart centred at the best
+fit (:mod:`egenerator.reco.parameter_space`; for a direction pair the two tangent-plane angles),
+inverted over the fitted parameters, and carried to the reported parameters with the Jacobian
+of the chart: ``C = J H^-1 J^T``. Reported parameters are the physical ones with log parameters
+as their natural log (``log_energy``: ln(E / GeV)); fixed parameters have zero (co)variance.
+
+Circularised angular uncertainty of a direction pair: with the 2 x 2 covariance ``T`` [rad^2]
+of the tangent-plane angles (a along increasing zenith, b along increasing azimuth, b = sin(zen)
+d azimuth),
+
+    sigma_circ = sqrt(trace(T) / 2) = sqrt((sigma_zen^2 + sin^2(zen) sigma_az^2) / 2)
+
+(the rms of the two principal standard deviations; independent of the basis). We also give the
+geometric mean of the principal standard deviations, ``det(T)^(1/4)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from .objective import Objective, value_gradient_hessian
+from .parameter_space import ParameterSpace
+from .tensor_rows import take_rows
+
+
+@dataclass
+class CovarianceResult:
+    """Per event (numpy).
+
+    Attributes
+    ----------
+    covariance : [B, P, P]
+        In :meth:`ParameterSpace.representation` (log parameters as ln); NaN where the Hessian
+        over the fitted parameters is not positive definite.
+    names : tuple of str
+        Names of the reported parameters (``log_<name>`` for log parameters).
+    hessian : [B, P, P]
+        Hessian in the normalised chart (fixed parameters: identity rows).
+    positive_definite : [B] bool
+    circular_uncertainty_rad : [B, K]
+        ``sqrt(trace(T) / 2)`` per direction pair (K pairs).
+    circular_uncertainty_det_rad : [B, K]
+        ``det(T)^(1/4)`` per direction pair.
+    runtime_s : float
+    """
+
+    covariance: np.ndarray
+    names: tuple[str, ...]
+    hessian: np.ndarray
+    positive_definite: np.ndarray
+    circular_uncertainty_rad: np.ndarray
+    circular_uncertainty_det_rad: np.ndarray
+    runtime_s: float = 0.0
+
+
+class CovarianceEstimator:
+    """Batched covariance at given parameters (one trace serves every batch).
+
+    Parameters
+    ----------
+    objective : Objective
+    space : ParameterSpace
+    signature : dict of tf.TensorSpec
+    hessian_method : {"pfor", "loop"}
+    """
+
+    def __init__(
+        self, objective: Objective, space: ParameterSpace, signature: dict, hessian_method: str
+    ) -> None:
+        self.objective = objective
+        self.space = space
+        self.hessian_method = hessian_method
+        p = space.num_parameters
+        self._graph = tf.function(
+            self._hessian_and_jacobian,
+            autograph=False,
+            input_signature=(
+                signature,
+                tf.TensorSpec([None], tf.int64),
+                tf.TensorSpec([None, p], tf.float64),
+            ),
+        )
+
+    def _hessian_and_jacobian(self, tensors, rows, parameters):
+        tensors = take_rows(tensors, rows)
+        _, _, hessian = value_gradient_hessian(
+            self.objective, self.space, parameters, tensors, method=self.hessian_method
+        )
+        u = tf.zeros_like(parameters)
+        with tf.GradientTape() as tape:
+            tape.watch(u)
+            rep = self.space.representation(self.space.to_physical(parameters, u))
+        jacobian = tape.batch_jacobian(rep, u)
+        return hessian, jacobian
+
+    def hessian_and_jacobian(
+        self, tensors: dict, rows: np.ndarray, parameters: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Chart Hessian [B, P, P] and Jacobian d(representation)/du [B, P, P]."""
+        h, j = self._graph(
+            tensors,
+            tf.constant(np.asarray(rows, dtype=np.int64)),
+            tf.constant(np.asarray(parameters, dtype=np.float64)),
+        )
+        return h.numpy(), j.numpy()
+
+    def __call__(self, tensors: dict, rows: np.ndarray, parameters: np.ndarray) -> CovarianceResult:
+        """Covariance of the events ``rows`` of ``tensors`` at ``parameters`` [B, P]."""
+        hessian, jacobian = self.hessian_and_jacobian(tensors, rows, parameters)
+        return covariance_from_hessian(self.space, hessian, jacobian)
+
+
+def covariance_from_hessian(
+    space: ParameterSpace, hessian: np.ndarray, jacobian: np.ndarray
+) -> CovarianceResult:
+    """Invert the chart Hessian over the free parameters and map it to the reported ones."""
+    hessian = np.asarray(hessian, dtype=np.float64)
+    b, p, _ = hessian.shape
+    free = space.free_mask
+    h_free = hessian[:, free][:, :, free]
+    cov_u = np.full((b, p, p), np.nan)
+    pd = np.zeros(b, dtype=bool)
+    for k in range(b):
+        if not np.all(np.isfinite(h_free[k])):
+            continue
+        eig = np.linalg.eigvalsh(h_free[k]) if h_free[k].size else np.ones(1)
+        if eig.min() <= 1e-12 * max(np.abs(eig).max(), 1e-300):
+            continue
+        pd[k] = True
+        inv = np.zeros((p, p))
+        inv[np.ix_(free, free)] = np.linalg.inv(h_free[k])
+        cov_u[k] = 0.5 * (inv + inv.T)
+    cov = np.einsum("bij,bjk,blk->bil", jacobian, cov_u, jacobian)
+    pairs = space.direction_pairs
+    circ = np.full((b, len(pairs)), np.nan)
+    circ_det = np.full((b, len(pairs)), np.nan)
+    for k, (i_zen, i_az) in enumerate(pairs):
+        scale = np.array([space.scales[i_zen], space.scales[i_az]])
+        tangent = cov_u[:, [i_zen, i_az]][:, :, [i_zen, i_az]] * np.outer(scale, scale)
+        circ[:, k] = np.sqrt(np.trace(tangent, axis1=1, axis2=2) / 2.0)
+        circ_det[:, k] = np.sqrt(np.sqrt(np.maximum(np.linalg.det(tangent), 0.0)))
+    return CovarianceResult(
+        covariance=cov,
+        names=space.representation_names(),
+        hessian=hessian,
+        positive_definite=pd,
+        circular_uncertainty_rad=circ,
+        circular_uncertainty_det_rad=circ_det,
+    )

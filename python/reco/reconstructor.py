@@ -1,0 +1,403 @@
+"""Reconstructor: fit many events with many seeds each, keep the best fit per event.
+
+>>> reco = Reconstructor(source, loss_module, source.parameter_names, settings)
+>>> reco.warm_up()                       # trace once, at load time
+>>> result = reco.fit(batch, seeds)      # seeds [B, S, P]
+>>> cov = reco.covariance(batch, result.parameters)
+
+Events that cannot be fitted (no pulses, every DOM excluded, no finite seed) are flagged in
+``fit_status`` and left out of the minimisation; a NaN loss or a failed minimisation flags the
+event without stopping the others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from ..data.batch import EventBatch
+from ..data.tensors import batch_to_tensors, tensor_signature
+from .covariance import CovarianceEstimator, CovarianceResult
+from .objective import Objective, source_objective
+from .parameter_space import ParameterSpace
+from .scipy_minimizer import ScipyMinimizer
+from .settings import RecoSettings
+from .status import FitStatus, precheck_events
+from .tensor_rows import sorted_batch
+from .trust_region import BatchedTrustRegion, MinimizerResult
+
+
+class ReconstructionError(ValueError):
+    """Bad arguments to a fit (shapes of seeds, parameter counts)."""
+
+
+@dataclass
+class FitResult:
+    """Best fit per event (numpy arrays over the B events of the batch).
+
+    Attributes
+    ----------
+    parameters : [B, P]
+        Best fit (zenith in [0, pi], azimuth in [0, 2 pi)); NaN for events not fitted.
+    loss_reco : [B]
+        Loss at the best fit.
+    loss_seed : [B]
+        Loss at the seed the best fit started from.
+    fit_status : [B] int
+        :class:`~egenerator.reco.status.FitStatus` codes.
+    num_iterations : [B] int
+        Iterations of the best fit's minimisation.
+    best_seed : [B] int
+        Index of the seed that gave the best fit (-1 where nothing was fitted).
+    seed_parameters : [B, P]
+        That seed.
+    all_parameters : [B, S, P], all_losses : [B, S], all_status : [B, S]
+        Every seed's fit.
+    runtime_s : float
+        Wall time of the whole call.
+    """
+
+    parameters: np.ndarray
+    loss_reco: np.ndarray
+    loss_seed: np.ndarray
+    fit_status: np.ndarray
+    num_iterations: np.ndarray
+    best_seed: np.ndarray
+    seed_parameters: np.ndarray
+    all_parameters: np.ndarray
+    all_losses: np.ndarray
+    all_status: np.ndarray
+    runtime_s: float
+
+    @property
+    def success(self) -> np.ndarray:
+        """[B] bool: ``fit_status == OK``."""
+        return self.fit_status == int(FitStatus.OK)
+
+    @property
+    def num_events(self) -> int:
+        return int(self.parameters.shape[0])
+
+
+def _num_doms_of(source) -> int | None:
+    for attribute in ("num_doms",):
+        value = getattr(source, attribute, None)
+        if value is not None:
+            return int(value)
+    detector = getattr(source, "detector", None)
+    if detector is not None:
+        return int(detector.num_doms)
+    return None
+
+
+class Reconstructor:
+    """Fits events with a Source and a loss module (or any per-row objective).
+
+    Parameters
+    ----------
+    source : Source, optional
+        ``source(parameters [B, P], tensors) -> results``.
+    loss_module : callable, optional
+        ``(tensors, results) -> [B]`` negative log-likelihood.
+    parameter_names : sequence of str, optional
+        Default: ``source.parameter_names``.
+    settings : RecoSettings or mapping (``reconstruction_settings``), optional
+    objective : Objective, optional
+        Instead of source + loss module: ``objective(parameters [R, P] float64, tensors) -> [R]``.
+    num_doms : int, optional
+        DOMs of the detector (default: from the source); fixes the traced signature.
+    parameter_dtype : tf.DType, optional
+        dtype the source gets its parameters in (default: the source's, else float32).
+    """
+
+    def __init__(
+        self,
+        source=None,
+        loss_module=None,
+        parameter_names: Sequence[str] | None = None,
+        settings: RecoSettings | Mapping | None = None,
+        *,
+        objective: Objective | None = None,
+        num_doms: int | None = None,
+        parameter_dtype: tf.DType | None = None,
+    ) -> None:
+        if objective is None:
+            if source is None or loss_module is None:
+                raise ReconstructionError("Reconstructor needs a source and a loss module")
+            objective = source_objective(source, loss_module, parameter_dtype)
+        if parameter_names is None:
+            if source is None or not hasattr(source, "parameter_names"):
+                raise ReconstructionError("Reconstructor needs parameter_names")
+            parameter_names = source.parameter_names
+        if settings is None:
+            settings = RecoSettings()
+        elif not isinstance(settings, RecoSettings):
+            settings = RecoSettings.from_config(settings)
+        self.source = source
+        self.loss_module = loss_module
+        self.objective = objective
+        self.settings = settings
+        self.parameter_names = tuple(parameter_names)
+        self.space = ParameterSpace.build(
+            self.parameter_names,
+            scales=settings.scales,
+            free=settings.minimize_parameter_dict,
+            free_default=settings.minimize_parameter_default_value,
+            bounds=settings.parameter_boundaries,
+        )
+        self.num_doms = num_doms if num_doms is not None else _num_doms_of(source)
+        self._engines: dict = {}
+        self._covariance: CovarianceEstimator | None = None
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def num_parameters(self) -> int:
+        return len(self.parameter_names)
+
+    def _signature(self, num_doms: int) -> dict:
+        spec = tensor_signature(num_doms, self.num_parameters, tf.float64)
+        spec.pop("parameters")
+        return spec
+
+    def _check_doms(self, batch: EventBatch) -> None:
+        if self.num_doms is None:
+            self.num_doms = batch.num_doms
+        if batch.num_doms != self.num_doms:
+            raise ReconstructionError(
+                f"the batch has {batch.num_doms} DOMs, the reconstructor {self.num_doms}"
+            )
+
+    def minimizer(self, interface: str | None = None):
+        """The minimiser of ``interface`` ("batched" or "scipy"; default: the settings')."""
+        interface = interface or self.settings.interface
+        if self.num_doms is None:
+            raise ReconstructionError("num_doms unknown: pass num_doms or fit a batch first")
+        if interface not in self._engines:
+            signature = self._signature(self.num_doms)
+            s = self.settings
+            if interface == "batched":
+                engine = BatchedTrustRegion(self.objective, self.space, s.trust_region, signature)
+            elif interface == "scipy":
+                engine = ScipyMinimizer(
+                    self.objective,
+                    self.space,
+                    s.scipy_method,
+                    s.scipy_options,
+                    s.scipy_mode,
+                    signature,
+                )
+            else:
+                raise ReconstructionError(f"unknown optimizer interface {interface!r}")
+            self._engines[interface] = engine
+        return self._engines[interface]
+
+    def covariance_estimator(self) -> CovarianceEstimator:
+        if self._covariance is None:
+            if self.num_doms is None:
+                raise ReconstructionError("num_doms unknown: pass num_doms or fit a batch first")
+            self._covariance = CovarianceEstimator(
+                self.objective,
+                self.space,
+                self._signature(self.num_doms),
+                self.settings.trust_region.hessian_method,
+            )
+        return self._covariance
+
+    def warm_up(self, seed_parameters: np.ndarray | None = None, covariance: bool = True) -> float:
+        """Trace and run every graph once on a one-event synthetic batch; returns seconds.
+
+        Parameters
+        ----------
+        seed_parameters : [P], optional
+            Hypothesis of the synthetic event (default: 1 for every parameter, time 1000 ns).
+        covariance : bool
+            Also warm up the covariance graph.
+        """
+        if self.num_doms is None:
+            raise ReconstructionError("warm_up needs num_doms (pass it or give a source)")
+        start = time.perf_counter()
+        batch = synthetic_batch(self.num_doms, self.num_parameters)
+        seeds = np.ones((1, 1, self.num_parameters))
+        if seed_parameters is not None:
+            seeds[0, 0] = np.asarray(seed_parameters, dtype=np.float64)
+        else:
+            seeds[0, 0, self.space.time_mask] = 1000.0
+            seeds[0, 0, self.space.log_mask] = 1000.0
+        self.fit(batch, seeds)
+        if covariance:
+            self.covariance(batch, seeds[:, 0])
+        return time.perf_counter() - start
+
+    # ------------------------------------------------------------------ fitting
+    def _tensors(self, batch: EventBatch) -> dict:
+        tensors = batch_to_tensors(batch, tf.float64)
+        tensors.pop("parameters")
+        return tensors
+
+    def fit(
+        self,
+        batch: EventBatch,
+        seeds: np.ndarray,
+        interface: str | None = None,
+    ) -> FitResult:
+        """Fit every event from every seed; keep the lowest loss per event.
+
+        Parameters
+        ----------
+        batch : EventBatch
+            B events.
+        seeds : [B, S, P] or [B, P]
+            Starting points (physical parameters); rows with a non-finite value are skipped.
+        interface : {"batched", "scipy"}, optional
+            Override the settings' minimiser.
+        """
+        start_time = time.perf_counter()
+        self._check_doms(batch)
+        seeds = np.asarray(seeds, dtype=np.float64)
+        if seeds.ndim == 2:
+            seeds = seeds[:, None, :]
+        b, p = batch.num_events, self.num_parameters
+        if seeds.ndim != 3 or seeds.shape[0] != b or seeds.shape[2] != p:
+            raise ReconstructionError(
+                f"seeds must have shape [B={b}, S, P={p}] (or [B, P]), got {seeds.shape}"
+            )
+        s = seeds.shape[1]
+        status = precheck_events(batch)
+        seed_ok = np.all(np.isfinite(seeds), axis=2)
+        status[(status == int(FitStatus.OK)) & ~seed_ok.any(axis=1)] = int(FitStatus.MISSING_SEED)
+        fit_events = np.flatnonzero(status == int(FitStatus.OK))
+
+        all_parameters = np.full((b, s, p), np.nan)
+        all_losses = np.full((b, s), np.nan)
+        all_start = np.full((b, s), np.nan)
+        all_status = np.full((b, s), int(FitStatus.NAN), dtype=np.int32)
+        all_iter = np.zeros((b, s), dtype=np.int32)
+        if fit_events.size:
+            sub = sorted_batch(batch.select(fit_events))
+            pairs = [(i, k) for i in range(len(fit_events)) for k in range(s)]
+            pairs = [(i, k) for i, k in pairs if seed_ok[fit_events[i], k]]
+            rows = np.array([i for i, _ in pairs], dtype=np.int64)
+            which = np.array([k for _, k in pairs], dtype=np.int64)
+            start = seeds[fit_events[rows], which]
+            lower, upper = self.space.event_bounds(sub.time_window_ns)
+            engine = self.minimizer(interface)
+            res: MinimizerResult = engine.minimize(
+                self._tensors(sub), rows, start, lower[rows], upper[rows]
+            )
+            ev = fit_events[rows]
+            all_parameters[ev, which] = self.space.normalise_angles(res.parameters)
+            all_losses[ev, which] = res.loss
+            all_start[ev, which] = res.loss_start
+            all_status[ev, which] = res.status
+            all_iter[ev, which] = res.num_iterations
+
+        finite = np.isfinite(all_losses)
+        masked = np.where(finite, all_losses, np.inf)
+        best = np.argmin(masked, axis=1) if s else np.zeros(b, dtype=np.int64)
+        has = finite.any(axis=1)
+        idx = np.arange(b)
+        parameters = np.where(has[:, None], all_parameters[idx, best], np.nan)
+        loss_reco = np.where(has, all_losses[idx, best], np.nan)
+        loss_seed = np.where(has, all_start[idx, best], np.nan)
+        fit_status = status.copy()
+        fitted = status == int(FitStatus.OK)
+        fit_status[fitted & has] = all_status[idx, best][fitted & has]
+        fit_status[fitted & ~has] = int(FitStatus.NAN)
+        best_seed = np.where(has, best, -1)
+        seed_parameters = np.where(has[:, None], seeds[idx, np.maximum(best, 0)], np.nan)
+        return FitResult(
+            parameters=parameters,
+            loss_reco=loss_reco,
+            loss_seed=loss_seed,
+            fit_status=fit_status.astype(np.int32),
+            num_iterations=np.where(has, all_iter[idx, best], 0).astype(np.int32),
+            best_seed=best_seed.astype(np.int64),
+            seed_parameters=seed_parameters,
+            all_parameters=all_parameters,
+            all_losses=all_losses,
+            all_status=all_status,
+            runtime_s=time.perf_counter() - start_time,
+        )
+
+    def loss(self, batch: EventBatch, parameters: np.ndarray) -> np.ndarray:
+        """Loss [B] of each event at parameters [B, P] (or [B, S, P] -> [B, S])."""
+        self._check_doms(batch)
+        parameters = np.asarray(parameters, dtype=np.float64)
+        shape = parameters.shape[:-1]
+        flat = parameters.reshape(-1, self.num_parameters)
+        rows = np.repeat(np.arange(batch.num_events), flat.shape[0] // max(batch.num_events, 1))
+        if not hasattr(self, "_loss_graph"):
+            from .tensor_rows import take_rows
+
+            def graph(tensors, rows, params):
+                return self.objective(params, take_rows(tensors, rows))
+
+            self._loss_graph = tf.function(
+                graph,
+                autograph=False,
+                input_signature=(
+                    self._signature(self.num_doms),
+                    tf.TensorSpec([None], tf.int64),
+                    tf.TensorSpec([None, self.num_parameters], tf.float64),
+                ),
+            )
+        out = self._loss_graph(
+            self._tensors(sorted_batch(batch)), tf.constant(rows), tf.constant(flat)
+        )
+        return out.numpy().reshape(shape)
+
+    def covariance(self, batch: EventBatch, parameters: np.ndarray) -> CovarianceResult:
+        """Covariance at ``parameters`` [B, P] (usually the best fit); NaN rows stay NaN."""
+        start_time = time.perf_counter()
+        self._check_doms(batch)
+        parameters = np.asarray(parameters, dtype=np.float64)
+        b, p = parameters.shape
+        ok = np.all(np.isfinite(parameters), axis=1)
+        out = CovarianceResult(
+            covariance=np.full((b, p, p), np.nan),
+            names=self.space.representation_names(),
+            hessian=np.full((b, p, p), np.nan),
+            positive_definite=np.zeros(b, dtype=bool),
+            circular_uncertainty_rad=np.full((b, len(self.space.direction_pairs)), np.nan),
+            circular_uncertainty_det_rad=np.full((b, len(self.space.direction_pairs)), np.nan),
+        )
+        events = np.flatnonzero(ok)
+        if events.size:
+            sub = sorted_batch(batch.select(events))
+            res = self.covariance_estimator()(
+                self._tensors(sub), np.arange(events.size), parameters[events]
+            )
+            out.covariance[events] = res.covariance
+            out.hessian[events] = res.hessian
+            out.positive_definite[events] = res.positive_definite
+            out.circular_uncertainty_rad[events] = res.circular_uncertainty_rad
+            out.circular_uncertainty_det_rad[events] = res.circular_uncertainty_det_rad
+        out.runtime_s = time.perf_counter() - start_time
+        return out
+
+
+def synthetic_batch(num_doms: int, num_parameters: int) -> EventBatch:
+    """A one-event batch with a few pulses (for warming up graphs)."""
+    doms = np.arange(min(3, num_doms), dtype=np.int64)
+    n = doms.size
+    charge = np.zeros((1, num_doms))
+    charge[0, doms] = 1.0
+    return EventBatch(
+        parameters=np.zeros((1, num_parameters)),
+        pulse_charge_pe=np.ones(n),
+        pulse_time_ns=1000.0 + 10.0 * np.arange(n),
+        pulse_event=np.zeros(n, dtype=np.int64),
+        pulse_dom=doms,
+        dom_charge=charge,
+        dom_valid=np.ones((1, num_doms), dtype=bool),
+        time_window_ns=np.array([[0.0, 20000.0]]),
+        window_exclusions_ns=np.zeros((0, 2)),
+        window_event=np.zeros(0, dtype=np.int64),
+        window_dom=np.zeros(0, dtype=np.int64),
+        event_id=np.zeros((1, 4), dtype=np.int64),
+        weights=np.ones(1),
+    )
