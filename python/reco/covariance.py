@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from .objective import Objective, value_gradient_hessian
-from .parameter_space import ParameterSpace
+from .parameter_space import POLE_GUARD_RAD, ParameterSpace
 from .tensor_rows import take_rows
 
 
@@ -58,26 +58,49 @@ class CovarianceResult:
     runtime_s: float = 0.0
 
 
+def chart_jacobian(space: ParameterSpace, parameters: np.ndarray) -> np.ndarray:
+    """d(reported parameters)/du [B, P, P] of the chart centred at ``parameters`` [B, P].
+
+    The chart is diagonal at its centre: one unit of u is ``scale`` in every reported
+    parameter (ln units for log parameters), except the azimuth of a direction pair, which moves
+    by ``scale / sin(zenith)`` (the tangent offset b is an angle on the sphere).
+    """
+    parameters = np.asarray(parameters, dtype=np.float64)
+    diag = np.repeat(space.scales[None], parameters.shape[0], axis=0)
+    for i_zen, i_az in space.direction_pairs:
+        zenith = np.clip(parameters[:, i_zen], POLE_GUARD_RAD, np.pi - POLE_GUARD_RAD)
+        diag[:, i_az] = space.scales[i_az] / np.sin(zenith)
+    diag = np.where(space.free_mask, diag, 0.0)
+    return diag[:, :, None] * np.eye(space.num_parameters)[None]
+
+
 class CovarianceEstimator:
-    """Batched covariance at given parameters (one trace serves every batch).
+    """Batched chart Hessians at given parameters (one trace serves every batch).
 
     Parameters
     ----------
     objective : Objective
     space : ParameterSpace
     signature : dict of tf.TensorSpec
-    hessian_method : {"pfor", "loop"}
+    hessian_method : {"fd", "pfor", "loop"}
+    hessian_step : float
     """
 
     def __init__(
-        self, objective: Objective, space: ParameterSpace, signature: dict, hessian_method: str
+        self,
+        objective: Objective,
+        space: ParameterSpace,
+        signature: dict,
+        hessian_method: str = "fd",
+        hessian_step: float = 1e-2,
     ) -> None:
         self.objective = objective
         self.space = space
         self.hessian_method = hessian_method
+        self.hessian_step = hessian_step
         p = space.num_parameters
         self._graph = tf.function(
-            self._hessian_and_jacobian,
+            self._hessian,
             autograph=False,
             input_signature=(
                 signature,
@@ -86,40 +109,40 @@ class CovarianceEstimator:
             ),
         )
 
-    def _hessian_and_jacobian(self, tensors, rows, parameters):
+    def _hessian(self, tensors, rows, parameters):
         tensors = take_rows(tensors, rows)
         _, _, hessian = value_gradient_hessian(
-            self.objective, self.space, parameters, tensors, method=self.hessian_method
+            self.objective,
+            self.space,
+            parameters,
+            tensors,
+            method=self.hessian_method,
+            step=self.hessian_step,
         )
-        u = tf.zeros_like(parameters)
-        with tf.GradientTape() as tape:
-            tape.watch(u)
-            rep = self.space.representation(self.space.to_physical(parameters, u))
-        jacobian = tape.batch_jacobian(rep, u)
-        return hessian, jacobian
+        return hessian
 
-    def hessian_and_jacobian(
-        self, tensors: dict, rows: np.ndarray, parameters: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Chart Hessian [B, P, P] and Jacobian d(representation)/du [B, P, P]."""
-        h, j = self._graph(
+    def hessian(self, tensors: dict, rows: np.ndarray, parameters: np.ndarray) -> np.ndarray:
+        """Chart Hessians [B, P, P] of the events ``rows`` of ``tensors`` at ``parameters``."""
+        return self._graph(
             tensors,
             tf.constant(np.asarray(rows, dtype=np.int64)),
             tf.constant(np.asarray(parameters, dtype=np.float64)),
-        )
-        return h.numpy(), j.numpy()
+        ).numpy()
 
     def __call__(self, tensors: dict, rows: np.ndarray, parameters: np.ndarray) -> CovarianceResult:
         """Covariance of the events ``rows`` of ``tensors`` at ``parameters`` [B, P]."""
-        hessian, jacobian = self.hessian_and_jacobian(tensors, rows, parameters)
-        return covariance_from_hessian(self.space, hessian, jacobian)
+        return covariance_from_hessian(
+            self.space, self.hessian(tensors, rows, parameters), parameters
+        )
 
 
 def covariance_from_hessian(
-    space: ParameterSpace, hessian: np.ndarray, jacobian: np.ndarray
+    space: ParameterSpace, hessian: np.ndarray, parameters: np.ndarray
 ) -> CovarianceResult:
-    """Invert the chart Hessian over the free parameters and map it to the reported ones."""
+    """Invert chart Hessians [B, P, P] (taken at ``parameters`` [B, P]) over the free parameters
+    and map them to the reported ones."""
     hessian = np.asarray(hessian, dtype=np.float64)
+    jacobian = chart_jacobian(space, parameters)
     b, p, _ = hessian.shape
     free = space.free_mask
     h_free = hessian[:, free][:, :, free]
@@ -143,7 +166,9 @@ def covariance_from_hessian(
         scale = np.array([space.scales[i_zen], space.scales[i_az]])
         tangent = cov_u[:, [i_zen, i_az]][:, :, [i_zen, i_az]] * np.outer(scale, scale)
         circ[:, k] = np.sqrt(np.trace(tangent, axis1=1, axis2=2) / 2.0)
-        circ_det[:, k] = np.sqrt(np.sqrt(np.maximum(np.linalg.det(tangent), 0.0)))
+        with np.errstate(invalid="ignore"):
+            det = np.linalg.det(np.nan_to_num(tangent, nan=0.0))
+        circ_det[:, k] = np.where(pd, np.sqrt(np.sqrt(np.maximum(det, 0.0))), np.nan)
     return CovarianceResult(
         covariance=cov,
         names=space.representation_names(),

@@ -3,7 +3,7 @@
 >>> reco = Reconstructor(source, loss_module, source.parameter_names, settings)
 >>> reco.warm_up()                       # trace once, at load time
 >>> result = reco.fit(batch, seeds)      # seeds [B, S, P]
->>> cov = reco.covariance(batch, result.parameters)
+>>> cov = reco.covariance(batch, result)  # reuses the minimiser's last Hessians
 
 Events that cannot be fitted (no pulses, every DOM excluded, no finite seed) are flagged in
 ``fit_status`` and left out of the minimisation; a NaN loss or a failed minimisation flags the
@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from ..data.batch import EventBatch
 from ..data.tensors import batch_to_tensors, tensor_signature
-from .covariance import CovarianceEstimator, CovarianceResult
+from .covariance import CovarianceEstimator, CovarianceResult, covariance_from_hessian
 from .objective import Objective, source_objective
 from .parameter_space import ParameterSpace
 from .scipy_minimizer import ScipyMinimizer
@@ -59,6 +59,10 @@ class FitResult:
         Every seed's fit.
     runtime_s : float
         Wall time of the whole call.
+    hessian : [B, P, P]
+        Chart Hessian the batched minimiser evaluated last for the best fit (NaN otherwise).
+    hessian_current : [B] bool
+        Whether that Hessian was taken at the reported best fit (reusable for the covariance).
     """
 
     parameters: np.ndarray
@@ -72,6 +76,8 @@ class FitResult:
     all_losses: np.ndarray
     all_status: np.ndarray
     runtime_s: float
+    hessian: np.ndarray | None = None
+    hessian_current: np.ndarray | None = None
 
     @property
     def success(self) -> np.ndarray:
@@ -204,10 +210,11 @@ class Reconstructor:
                 self.space,
                 self._signature(self.num_doms),
                 self.settings.trust_region.hessian_method,
+                self.settings.trust_region.hessian_step,
             )
         return self._covariance
 
-    def warm_up(self, seed_parameters: np.ndarray | None = None, covariance: bool = True) -> float:
+    def warm_up(self, seed_parameters: np.ndarray | None = None, covariance: bool = False) -> float:
         """Trace and run every graph once on a one-event synthetic batch; returns seconds.
 
         Parameters
@@ -215,7 +222,8 @@ class Reconstructor:
         seed_parameters : [P], optional
             Hypothesis of the synthetic event (default: 1 for every parameter, time 1000 ns).
         covariance : bool
-            Also warm up the covariance graph.
+            Also warm up the separate covariance graph (the batched minimiser's own Hessians
+            usually serve; it is needed for scipy fits and unconverged events).
         """
         if self.num_doms is None:
             raise ReconstructionError("warm_up needs num_doms (pass it or give a source)")
@@ -229,7 +237,7 @@ class Reconstructor:
             seeds[0, 0, self.space.log_mask] = 1000.0
         self.fit(batch, seeds)
         if covariance:
-            self.covariance(batch, seeds[:, 0])
+            self.covariance(batch, seeds[:, 0], reuse=False)
         return time.perf_counter() - start
 
     # ------------------------------------------------------------------ fitting
@@ -276,6 +284,8 @@ class Reconstructor:
         all_start = np.full((b, s), np.nan)
         all_status = np.full((b, s), int(FitStatus.NAN), dtype=np.int32)
         all_iter = np.zeros((b, s), dtype=np.int32)
+        all_hess = np.full((b, s, p, p), np.nan)
+        all_hess_now = np.zeros((b, s), dtype=bool)
         if fit_events.size:
             sub = sorted_batch(batch.select(fit_events))
             pairs = [(i, k) for i in range(len(fit_events)) for k in range(s)]
@@ -294,6 +304,9 @@ class Reconstructor:
             all_start[ev, which] = res.loss_start
             all_status[ev, which] = res.status
             all_iter[ev, which] = res.num_iterations
+            if res.hessian is not None:
+                all_hess[ev, which] = res.hessian
+                all_hess_now[ev, which] = res.hessian_current
 
         finite = np.isfinite(all_losses)
         masked = np.where(finite, all_losses, np.inf)
@@ -321,6 +334,8 @@ class Reconstructor:
             all_losses=all_losses,
             all_status=all_status,
             runtime_s=time.perf_counter() - start_time,
+            hessian=np.where(has[:, None, None], all_hess[idx, best], np.nan),
+            hessian_current=has & all_hess_now[idx, best],
         )
 
     def loss(self, batch: EventBatch, parameters: np.ndarray) -> np.ndarray:
@@ -350,32 +365,39 @@ class Reconstructor:
         )
         return out.numpy().reshape(shape)
 
-    def covariance(self, batch: EventBatch, parameters: np.ndarray) -> CovarianceResult:
-        """Covariance at ``parameters`` [B, P] (usually the best fit); NaN rows stay NaN."""
+    def covariance(
+        self, batch: EventBatch, fit: FitResult | np.ndarray, reuse: bool = True
+    ) -> CovarianceResult:
+        """Covariance at the best fits (a FitResult) or at given parameters [B, P].
+
+        With a FitResult of the batched minimiser the Hessians it evaluated at the best fits
+        are reused (``hessian_current``); only the other events are evaluated here. Events
+        with non-finite parameters get NaN.
+        """
         start_time = time.perf_counter()
         self._check_doms(batch)
+        if isinstance(fit, FitResult):
+            parameters = fit.parameters
+            current = fit.hessian_current if reuse and fit.hessian is not None else None
+        else:
+            parameters, current = np.asarray(fit, dtype=np.float64), None
         parameters = np.asarray(parameters, dtype=np.float64)
         b, p = parameters.shape
         ok = np.all(np.isfinite(parameters), axis=1)
-        out = CovarianceResult(
-            covariance=np.full((b, p, p), np.nan),
-            names=self.space.representation_names(),
-            hessian=np.full((b, p, p), np.nan),
-            positive_definite=np.zeros(b, dtype=bool),
-            circular_uncertainty_rad=np.full((b, len(self.space.direction_pairs)), np.nan),
-            circular_uncertainty_det_rad=np.full((b, len(self.space.direction_pairs)), np.nan),
-        )
-        events = np.flatnonzero(ok)
-        if events.size:
-            sub = sorted_batch(batch.select(events))
-            res = self.covariance_estimator()(
-                self._tensors(sub), np.arange(events.size), parameters[events]
+        hessian = np.full((b, p, p), np.nan)
+        if current is not None:
+            hessian[current & ok] = fit.hessian[current & ok]
+            todo = np.flatnonzero(ok & ~current)
+        else:
+            todo = np.flatnonzero(ok)
+        if todo.size:
+            sub = sorted_batch(batch.select(todo))
+            hessian[todo] = self.covariance_estimator().hessian(
+                self._tensors(sub), np.arange(todo.size), parameters[todo]
             )
-            out.covariance[events] = res.covariance
-            out.hessian[events] = res.hessian
-            out.positive_definite[events] = res.positive_definite
-            out.circular_uncertainty_rad[events] = res.circular_uncertainty_rad
-            out.circular_uncertainty_det_rad[events] = res.circular_uncertainty_det_rad
+        safe = np.where(ok[:, None], parameters, 1.0)
+        out = covariance_from_hessian(self.space, hessian, safe)
+        out.covariance[~ok] = np.nan
         out.runtime_s = time.perf_counter() - start_time
         return out
 

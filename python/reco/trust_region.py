@@ -49,6 +49,8 @@ class MinimizerResult:
     num_iterations: np.ndarray  # [R] int
     status: np.ndarray  # [R] FitStatus codes
     decrement: np.ndarray  # [R] last Newton decrement (inf where H was not pos. definite)
+    hessian: np.ndarray | None = None  # [R, P, P] chart Hessian at the last evaluated point
+    hessian_current: np.ndarray | None = None  # [R] bool: that point is the result
 
 
 def solve_trust_region(
@@ -210,20 +212,23 @@ class BatchedTrustRegion:
             tf.zeros([num_rows], tf.int32),  # iterations
             tf.cast(status0, tf.int32),
             tf.fill([num_rows], inf),  # decrement
+            tf.fill([num_rows, p, p], tf.constant(np.nan, tf.float64)),  # Hessian
+            tf.zeros([num_rows], tf.bool),  # Hessian at x
         )
 
-        def cond(it, x, loss, radius, done, n_iter, status, decrement):
+        def cond(it, x, loss, radius, done, n_iter, status, decrement, hess, hess_now):
             return tf.logical_and(it < s.max_iterations, tf.reduce_any(tf.logical_not(done)))
 
-        def body(it, x, loss, radius, done, n_iter, status, decrement):
+        def body(it, x, loss, radius, done, n_iter, status, decrement, hess, hess_now):
             active = tf.cast(tf.where(tf.logical_not(done))[:, 0], tf.int32)
             sub = take_rows(tensors, active)
             xa = tf.gather(x, active)
             la, ua = tf.gather(lower, active), tf.gather(upper, active)
             ra = tf.gather(radius, active)
             fa, ga, ha = value_gradient_hessian(
-                self.objective, space, xa, sub, method=s.hessian_method
+                self.objective, space, xa, sub, method=s.hessian_method, step=s.hessian_step
             )
+            raw_hessian = ha
             bad = tf.logical_not(
                 tf.math.is_finite(fa)
                 & tf.reduce_all(tf.math.is_finite(ga), axis=1)
@@ -285,9 +290,11 @@ class BatchedTrustRegion:
             n_iter = tf.tensor_scatter_nd_update(n_iter, idx, n_new)
             status = tf.tensor_scatter_nd_update(status, idx, tf.cast(st, tf.int32))
             decrement = tf.tensor_scatter_nd_update(decrement, idx, dec)
-            return it + 1, x, loss, radius, done, n_iter, status, decrement
+            hess = tf.tensor_scatter_nd_update(hess, idx, raw_hessian)
+            hess_now = tf.tensor_scatter_nd_update(hess_now, idx, tf.logical_not(accept))
+            return it + 1, x, loss, radius, done, n_iter, status, decrement, hess, hess_now
 
-        _, x, loss, _, done, n_iter, status, decrement = tf.while_loop(
+        _, x, loss, _, done, n_iter, status, decrement, hess, hess_now = tf.while_loop(
             cond, body, state, parallel_iterations=1
         )
         # Rows still active when the loop ended (only possible via the iteration cap).
@@ -300,4 +307,4 @@ class BatchedTrustRegion:
             ),
             status,
         )
-        return x, loss, loss0, n_iter, status, decrement
+        return x, loss, loss0, n_iter, status, decrement, hess, hess_now

@@ -17,7 +17,7 @@ import tensorflow as tf
 from egenerator import CASCADE_PARAMETER_NAMES
 from egenerator.data.batch import EventBatch
 from egenerator.data.tensors import batch_to_tensors
-from egenerator.reco.covariance import covariance_from_hessian
+from egenerator.reco.covariance import chart_jacobian, covariance_from_hessian
 from egenerator.reco.output import RecoOutputWriter, covariance_columns
 from egenerator.reco.parameter_space import ParameterSpace, direction_vector
 from egenerator.reco.reconstructor import Reconstructor
@@ -375,6 +375,9 @@ def test_fixed_parameters_and_bounds(toy):
 def test_covariance_matches_finite_difference_hessian(toy, toy_fit):
     truths, batch, reco = toy
     cov = reco.covariance(batch, toy_fit.parameters)
+    reused = reco.covariance(batch, toy_fit)  # the minimiser's own last Hessians
+    assert np.all(toy_fit.hessian_current)
+    np.testing.assert_allclose(reused.covariance, cov.covariance, rtol=1e-6, atol=1e-12)
     assert cov.names == ("x", "y", "z", "zenith", "azimuth", "log_energy", "time")
     assert np.all(cov.positive_definite)
     for b in (0, 2):
@@ -408,12 +411,25 @@ def test_covariance_matches_finite_difference_hessian(toy, toy_fit):
 
 
 def test_covariance_from_hessian_fixed_parameters():
-    space = ParameterSpace.build(NAMES, free={"time": False})
+    space = ParameterSpace.build(NAMES, free={"time": False}, scales={n: 1.0 for n in NAMES})
     h = np.diag(np.arange(1.0, 8.0))[None]
-    j = np.eye(7)[None]
-    res = covariance_from_hessian(space, h, j)
+    at = np.array([[0.0, 0.0, 0.0, np.pi / 2, 1.0, 100.0, 0.0]])
+    res = covariance_from_hessian(space, h, at)
     np.testing.assert_allclose(np.diag(res.covariance[0])[:6], 1.0 / np.arange(1.0, 7.0))
     assert res.covariance[0, 6, 6] == 0.0
+
+
+def test_chart_jacobian_matches_autodiff():
+    space = ParameterSpace.build(NAMES)
+    at = np.array([[1.0, 2.0, 3.0, 0.4, 5.0, 300.0, 10.0], [0.0, 0.0, 0.0, 2.8, 0.1, 1e5, 0.0]])
+    center = tf.constant(at)
+    u = tf.zeros_like(center)
+    with tf.GradientTape() as tape:
+        tape.watch(u)
+        rep = space.representation(space.to_physical(center, u))
+    np.testing.assert_allclose(
+        tape.batch_jacobian(rep, u).numpy(), chart_jacobian(space, at), rtol=1e-12, atol=1e-14
+    )
 
 
 def test_failing_events_are_flagged(toy, toy_fit):
