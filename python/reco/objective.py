@@ -29,12 +29,12 @@ def source_parameter_dtype(source) -> tf.DType:
 
 
 def _call_loss(loss_module, tensors, results) -> tf.Tensor:
-    """Per-event loss [B] of a loss module (callable, or with ``per_event_loss``)."""
-    for name in ("per_event_loss", "event_loss"):
-        method = getattr(loss_module, name, None)
-        if callable(method):
-            return method(tensors, results)
-    return loss_module(tensors, results)
+    """Per-event loss [B] of a loss module: ``loss_module(tensors, results)`` returning the
+    totals, or ``(totals, terms)`` like :class:`~egenerator.loss.module.MultiLossModule`."""
+    out = loss_module(tensors, results)
+    if isinstance(out, tuple | list):
+        out = out[0]
+    return out
 
 
 def source_objective(source, loss_module, parameter_dtype: tf.DType | None = None) -> Objective:

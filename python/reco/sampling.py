@@ -204,9 +204,9 @@ class SimulatorSampler:
     Parameters
     ----------
     detector : DetectorTable
-    physics_config : PhysicsConfig, optional
     parameter_names : sequence of str
         The fit's parameters; the seven cascade kinds are handed to the simulator.
+    physics_config : PhysicsConfig, optional
     """
 
     def __init__(self, detector, parameter_names, physics_config=None) -> None:
@@ -214,8 +214,8 @@ class SimulatorSampler:
 
         self.detector = detector
         self.physics_config = physics_config
-        kinds = ("x", "y", "z", "zenith", "azimuth", "energy", "time")
-        self.index = [_index_of(parameter_names, k) for k in kinds]
+        self.kinds = ("x", "y", "z", "zenith", "azimuth", "energy", "time")
+        self.index = [_index_of(parameter_names, k) for k in self.kinds]
         if any(i is None for i in self.index):
             raise ValueError(
                 f"the simulator sampler needs cascade parameters, got {list(parameter_names)}"
@@ -224,18 +224,28 @@ class SimulatorSampler:
     def __call__(
         self, batch: EventBatch, parameters: np.ndarray, num_per_event: int, seed: int
     ) -> tuple[EventBatch, np.ndarray]:
-        from ..sim import simulate_hypotheses
+        from ..sim.physics import PhysicsConfig
+        from ..sim.sampler import concatenate_chunks, simulate_events
 
+        config = self.physics_config or PhysicsConfig()
         parameters = np.asarray(parameters, dtype=np.float64)
         template, owner = _template(batch, num_per_event)
-        cascade = parameters[owner][:, self.index]
-        sim = simulate_hypotheses(
-            cascade,
-            seed=seed,
-            detector=self.detector,
-            physics_config=self.physics_config,
-            readout_window_ns=template.time_window_ns,
-        )
+        chunks = []
+        for b in range(batch.num_events):
+            fixed = {
+                k: float(parameters[b, i]) for k, i in zip(self.kinds, self.index, strict=True)
+            }
+            chunks.extend(
+                simulate_events(
+                    num_per_event,
+                    seed=int(seed) * 100003 + b,
+                    detector=self.detector,
+                    config=config,
+                    fixed=fixed,
+                    chunk_size=max(1, num_per_event),
+                )
+            )
+        sim = concatenate_chunks(chunks)
         event, dom = np.asarray(sim.pulse_event), np.asarray(sim.pulse_dom)
         time, charge = np.asarray(sim.pulse_time_ns), np.asarray(sim.pulse_charge_pe)
         keep = _drop_excluded(template, event, dom, time)
