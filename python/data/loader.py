@@ -48,9 +48,11 @@ import numpy as np
 from ..detector import DetectorTable
 from ..io.reader import HdfwriterFile
 from .batch import EventBatch
+from .dom_lookup import DomLookup
 from .errors import EventDataError, format_event_id
 from .event_matching import find_duplicates, gather_ranges, lookup, ordered_union
 from .exclusions import bright_dom_mask, merge_windows, pulses_in_windows
+from .fast_columns import read_columns_fast
 from .labels import resolve_label_columns
 from .settings import DataHandlerSettings
 
@@ -171,6 +173,7 @@ class EventFileReader:
         self.parameter_names = tuple(parameter_names)
         self.detector = detector
         self._dead = np.asarray(detector.dead, dtype=bool)
+        self._dom_index = DomLookup(detector)
 
     # ------------------------------------------------------------------ helpers
     def _required_tables(self) -> list[str]:
@@ -376,12 +379,22 @@ class EventFileReader:
         _, p_start, p_stop = index[s.pulse_key]
         p_pos = positions[s.pulse_key][selected]
         rows, pulse_event = gather_ranges(p_start[p_pos], p_stop[p_pos])
-        pulse_table = hfile.read_table(s.pulse_key, columns=["string", "om", "time", "charge"])
-        if len(rows) and rows[-1] >= len(pulse_table):
+        pulse_columns = ("string", "om", "time", "charge")
+        pulse_table = read_columns_fast(path, s.pulse_key, pulse_columns, num_threads=1)
+        if pulse_table is None:
+            structured = hfile.read_table(s.pulse_key, columns=list(pulse_columns))
+            pulse_table = {c: structured[c] for c in pulse_columns}
+        num_rows = len(pulse_table["charge"])
+        if len(rows) and rows.max() >= num_rows:
             raise EventDataError(
                 f"{path}: __I3Index__/{s.pulse_key} points to row {int(rows.max())} but the "
-                f"table has {len(pulse_table)} rows"
+                f"table has {num_rows} rows"
             )
+        row_numbers = rows  # table row of each gathered pulse (for messages)
+        if len(rows) == num_rows and (
+            num_rows == 0 or (rows[0] == 0 and np.all(np.diff(rows) == 1))
+        ):
+            rows = slice(None)  # every row, in file order: no gather needed
         charge = np.asarray(pulse_table["charge"], dtype=np.float64)[rows]
         time_ns = np.asarray(pulse_table["time"], dtype=np.float64)[rows]
         string = np.asarray(pulse_table["string"])[rows]
@@ -395,7 +408,8 @@ class EventFileReader:
             if len(bad):
                 flag_invalid(
                     np.unique(pulse_event[bad]),
-                    f"{path}: table '{s.pulse_key}' column '{column}' row {int(rows[bad[0]])} "
+                    f"{path}: table '{s.pulse_key}' column '{column}' "
+                    f"row {int(row_numbers[bad[0]])} "
                     f"(event {format_event_id(event_ids[selected[pulse_event[bad[0]]]])}) is "
                     f"{values[bad[0]]}, {what}",
                 )
@@ -414,7 +428,7 @@ class EventFileReader:
         num_events = len(selected)
         ids = event_ids[selected]
 
-        dom = det.index_of(string, om)
+        dom = self._dom_index(string, om)
         known = dom >= 0
         stats.pulses_unknown_dom = int((~known).sum())
         if not np.all(known):
@@ -436,8 +450,11 @@ class EventFileReader:
         buffer = s.time_window_buffer_ns
         first_pulse = np.full(num_events, np.inf)
         last_pulse = np.full(num_events, -np.inf)
-        np.minimum.at(first_pulse, pulse_event, time_ns)
-        np.maximum.at(last_pulse, pulse_event, time_ns)
+        offsets = np.searchsorted(pulse_event, np.arange(num_events + 1))  # sorted by event
+        nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
+        if len(nonempty):
+            first_pulse[nonempty] = np.minimum.reduceat(time_ns, offsets[nonempty])
+            last_pulse[nonempty] = np.maximum.reduceat(time_ns, offsets[nonempty])
         has_pulses = np.isfinite(first_pulse)
         window = np.empty((num_events, 2), dtype=np.float64)
         window[:, 0] = np.where(has_pulses, first_pulse - buffer, -buffer)
@@ -482,7 +499,7 @@ class EventFileReader:
         for table in dom_tables:
             rows, owner = self._rows_of_events(path, hfile, table, ids)
             ex = hfile.read_table(table, columns=["string", "om"])
-            ex_dom = det.index_of(np.asarray(ex["string"])[rows], np.asarray(ex["om"])[rows])
+            ex_dom = self._dom_index(np.asarray(ex["string"])[rows], np.asarray(ex["om"])[rows])
             ok = ex_dom >= 0
             stats.exclusions_unknown_dom += int((~ok).sum())
             dom_valid[owner[ok], ex_dom[ok]] = False
@@ -491,7 +508,7 @@ class EventFileReader:
         for table in time_tables:
             rows, owner = self._rows_of_events(path, hfile, table, ids)
             tw = hfile.read_table(table, columns=["string", "om", "start", "stop"])
-            tw_dom = det.index_of(np.asarray(tw["string"])[rows], np.asarray(tw["om"])[rows])
+            tw_dom = self._dom_index(np.asarray(tw["string"])[rows], np.asarray(tw["om"])[rows])
             start = np.asarray(tw["start"], np.float64)[rows]
             stop = np.asarray(tw["stop"], np.float64)[rows]
             bad = np.flatnonzero(np.isnan(start) | np.isnan(stop))
