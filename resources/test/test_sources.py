@@ -371,3 +371,121 @@ def test_cascade_works_on_any_detector_and_rejects_bad_config(detector, small_de
         CascadeSource({"num_units": 3.5}, detector)
     with pytest.raises(SourceConfigError, match=r"shape \[B, 7\]"):
         a(params[:, :6], batch_from(detector.num_doms, [[0.0, 2e4]], empty))
+
+
+# ---------------------------------------------------------------------- oracle
+def oracle_batch(detector: DetectorTable, params: np.ndarray, seed: int) -> EventBatch:
+    """Pulses near the geometric arrival times (where the Pandel density matters) and random
+    ones, plus exclusion windows on hit DOMs."""
+    from egenerator.sim.light import emission_point
+    from egenerator.sim.physics import PhysicsConfig
+
+    rng = np.random.default_rng(seed)
+    c_ice = PhysicsConfig().c_ice_m_per_ns
+    windows = np.array([[0.0, 20000.0], [9500.0, 11000.0]])[: len(params)]
+    events, doms, times = [], [], []
+    for b, p in enumerate(params):
+        r = np.linalg.norm(detector.positions - emission_point(p[None])[0], axis=1)
+        near = np.argsort(r)[:20]
+        arrival = p[6] + r[near] / c_ice
+        events += [np.full(40, b)]
+        doms += [near, rng.integers(0, detector.num_doms, 20)]
+        times += [arrival + rng.uniform(-10, 1500, 20), rng.uniform(*windows[b], 20)]
+    event, dom, time = (np.concatenate(x) for x in (events, doms, times))
+    time = np.clip(time, windows[event, 0], windows[event, 1])
+    hit = dom[event == 0][:2]
+    exclusions = (
+        np.array([0, 0, 1]),
+        np.array([hit[0], hit[1], dom[event == len(params) - 1][0]]),
+        np.array([[9000.0, 10200.0], [10300.0, 10400.0], [10900.0, 12000.0]]),
+    )
+    if len(params) == 1:
+        exclusions = tuple(x[:2] for x in exclusions)
+    return batch_from(detector.num_doms, windows, (event, dom, time), exclusions)
+
+
+def test_oracle_matches_numpy_oracle(detector):
+    from egenerator.model.source.oracle import OracleSource, build_oracle
+    from egenerator.sim import oracle as numpy_oracle
+
+    model = build_oracle(detector)
+    assert model.parameter_names == tuple(
+        f"cascade_{n}" for n in ("x", "y", "z", "zenith", "azimuth", "energy", "time")
+    )
+    assert not model.trainable_variables
+    params = cascade_parameters(detector, 2, seed=9)
+    params[1, 6] = 10200.0  # second window [9500, 11000] truncates the Pandel tail
+    batch = oracle_batch(detector, params, seed=10)
+    r = model(params, batch)
+    window = batch.time_window_ns
+    want_charge = numpy_oracle.expected_charge(params, detector, window_ns=window)
+    np.testing.assert_allclose(r["dom_charges"], want_charge, rtol=1e-5)
+    args = (batch.pulse_event, batch.pulse_dom, params, detector)
+    want_pdf = numpy_oracle.time_pdf(batch.pulse_time_ns, *args, window_ns=window)
+    want_cdf = numpy_oracle.time_cdf(batch.pulse_time_ns, *args, window_ns=window)
+    np.testing.assert_allclose(r["pulse_pdf"], want_pdf, rtol=1e-5)
+    np.testing.assert_allclose(r["pulse_cdf"], want_cdf, rtol=1e-5, atol=1e-12)
+    assert want_pdf.max() > 100 * want_pdf.min()  # the signal part is exercised
+    # exclusion mass = difference of the numpy mixture CDF at the (clipped) window edges
+    excl = r["dom_cdf_exclusion"].numpy()
+    lo = np.clip(batch.window_exclusions_ns[:, 0], *window[batch.window_event].T)
+    hi = np.clip(batch.window_exclusions_ns[:, 1], *window[batch.window_event].T)
+    wargs = (batch.window_event, batch.window_dom, params, detector)
+    per_window = numpy_oracle.time_cdf(hi, *wargs, window_ns=window) - numpy_oracle.time_cdf(
+        lo, *wargs, window_ns=window
+    )
+    want_excl = np.zeros_like(excl)
+    np.add.at(want_excl, (batch.window_event, batch.window_dom), per_window)
+    np.testing.assert_allclose(excl, want_excl, rtol=1e-5, atol=1e-12)
+    assert np.count_nonzero(want_excl > 1e-3) >= 2
+    # the cascade part alone: expected charge minus noise
+    alone = OracleSource({}, detector)(params, batch)
+    noise = detector.noise_rate_hz * 1e-9 * (window[:, 1:] - window[:, :1])
+    np.testing.assert_allclose(alone["dom_charges"] + noise, want_charge, rtol=1e-9)
+
+
+def test_oracle_gradients_match_finite_differences(detector):
+    from egenerator.model.source.oracle import build_oracle
+
+    model = build_oracle(detector)
+    params = cascade_parameters(detector, 1, seed=11)
+    batch = batch_to_tensors(oracle_batch(detector, params, seed=12), tf.float64)
+
+    def objective(q):  # eager: oracle_physics_tf does not trace yet (float32 constant)
+        r = model(q, batch)
+        mu = r["dom_charges"]
+        return (
+            tf.reduce_sum(tf.math.log(r["pulse_pdf"]))
+            + tf.reduce_sum(batch["dom_charge"] * tf.math.log(mu) - mu)
+            + tf.reduce_sum(r["dom_cdf_exclusion"])
+        )
+
+    p = tf.constant(params)
+    with tf.GradientTape() as tape:
+        tape.watch(p)
+        value = objective(p)
+    grad = tape.gradient(value, p).numpy()[0]
+    assert np.all(np.isfinite(grad))
+    for i in (0, 5, 6):  # x, energy, time (each eager evaluation costs ~1 s)
+        step = 1e-6 * max(1.0, abs(params[0, i]))
+        up, down = params.copy(), params.copy()
+        up[0, i] += step
+        down[0, i] -= step
+        fd = (objective(up).numpy() - objective(down).numpy()) / (2 * step)
+        assert grad[i] == pytest.approx(fd, rel=1e-5, abs=1e-6), model.parameter_names[i]
+
+
+def test_oracle_config_round_trip(tmp_path, detector):
+    from egenerator.model.component_io import load_component, save_component
+    from egenerator.model.source.oracle import OracleSource
+    from egenerator.sim.physics import PhysicsConfig
+
+    source = OracleSource({"physics": {"jitter_ns": 3.0}}, detector)
+    assert source.physics == PhysicsConfig(jitter_ns=3.0)
+    assert source.config["physics"]["readout_window_ns"] == [0.0, 20000.0]
+    loaded = load_component(save_component(source, tmp_path / "oracle"), detector)
+    assert loaded.physics == source.physics
+    with pytest.raises(SourceConfigError, match=r"physics: unknown PhysicsConfig field"):
+        OracleSource({"physics": {"jitter": 3.0}}, detector)
+    with pytest.raises(SourceConfigError, match="jitter_ns"):
+        OracleSource({"physics": {"jitter_ns": -1.0}}, detector)

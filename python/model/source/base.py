@@ -358,7 +358,7 @@ def window_normalised_times(
     start = tf.cast(window[:, None, 0:1] - reference_time_ns[:, :, None], dtype)  # [B, S, 1]
     stop = tf.cast(window[:, None, 1:2] - reference_time_ns[:, :, None], dtype)
     mass = integral(per_dom, start, stop)  # [B, S, D]
-    safe_mass = tf.maximum(mass, tf.cast(min_mass, dtype))
+    safe_mass = tf.maximum(mass, tf.constant(min_mass, dtype=dtype))
     log_mass = tf.math.log(safe_mass)
 
     # pulses
