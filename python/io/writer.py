@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import tables
@@ -22,6 +23,7 @@ import tables
 from ..detector import DetectorTable
 from ..sim.events import SimulatedEvents
 from . import simulation_tables
+from .chunks import ChunkedAppender
 from .schema import (
     DEFAULT_DOCS,
     DEFAULT_UNITS,
@@ -62,11 +64,18 @@ def _ascii(text: str) -> np.bytes_:
 
 
 class _TableState:
-    """A table and its index table, with the number of rows written so far."""
+    """A table and its index table, each behind a (compressing) appender."""
 
-    def __init__(self, table: tables.Table, index: tables.Table, ragged: bool) -> None:
+    def __init__(
+        self,
+        table: tables.Table,
+        index: tables.Table,
+        ragged: bool,
+        pool: ThreadPoolExecutor | None,
+    ) -> None:
         self.table = table
-        self.index = index
+        self.rows = ChunkedAppender(table, pool)
+        self.index = ChunkedAppender(index, None)
         self.ragged = ragged
         self.columns = [n for n in table.dtype.names if n not in HEADER_NAMES]
 
@@ -82,6 +91,9 @@ class HdfwriterWriter:
         "w" creates (or overwrites) the file; "a" appends to tables of an existing file.
     filters : tables.Filters, optional
         Compression; default :func:`default_filters`.
+    threads : int, optional
+        Threads compressing full chunks in the background (:mod:`egenerator.io.chunks`);
+        default min(4, CPU count); 0 compresses in the calling thread, through PyTables.
     """
 
     def __init__(
@@ -89,6 +101,7 @@ class HdfwriterWriter:
         path: str | os.PathLike,
         mode: str = "w",
         filters: tables.Filters | None = None,
+        threads: int | None = None,
     ) -> None:
         if mode not in ("w", "a"):
             raise HdfWriteError(f"{path}: mode must be 'w' or 'a', got {mode!r}")
@@ -99,6 +112,8 @@ class HdfwriterWriter:
         except (OSError, tables.HDF5ExtError) as err:
             raise HdfWriteError(f"{self.path}: cannot open for writing: {err}") from None
         self._tables: dict[str, _TableState] = {}
+        threads = min(4, os.cpu_count() or 1) if threads is None else int(threads)
+        self._pool = ThreadPoolExecutor(threads, "hdf5-deflate") if threads > 0 else None
         if INDEX_GROUP not in self._file.root:
             # Groups get no timestamps from PyTables; tables below are created without.
             self._file.create_group("/", INDEX_GROUP)
@@ -110,7 +125,7 @@ class HdfwriterWriter:
                     )
                     ragged = bool(np.asarray(flag).ravel()[0])
                     index = self._file.root[INDEX_GROUP][node.name]
-                    self._tables[node.name] = _TableState(node, index, ragged)
+                    self._tables[node.name] = _TableState(node, index, ragged, self._pool)
 
     # ------------------------------------------------------------------ context manager
     def __enter__(self) -> HdfwriterWriter:
@@ -120,8 +135,16 @@ class HdfwriterWriter:
         self.close()
 
     def close(self) -> None:
-        """Flush and close the file (idempotent)."""
-        if getattr(self, "_file", None) is not None:
+        """Write every queued row, then close the file (idempotent)."""
+        if getattr(self, "_file", None) is None:
+            return
+        try:
+            for state in self._tables.values():
+                state.rows.flush()
+                state.index.flush()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
             self._file.close()
             self._file = None
 
@@ -134,7 +157,7 @@ class HdfwriterWriter:
         """Rows written to table ``name`` so far."""
         if name not in self._tables:
             raise HdfWriteError(f"{self.path}: no table '{name}'; tables: {self.table_names}")
-        return int(self._tables[name].table.nrows)
+        return int(self._tables[name].rows.num_rows)
 
     # ------------------------------------------------------------------ public appends
     def append_event_table(
@@ -265,7 +288,7 @@ class HdfwriterWriter:
             index.attrs[f"FIELD_{k}_UNIT"] = _ascii(field.unit)
             index.attrs[f"FIELD_{k}_DOC"] = _ascii(field.doc)
         index.attrs["__I3RaggedTable__"] = np.array([0], dtype=np.int8)
-        state = _TableState(table, index, ragged)
+        state = _TableState(table, index, ragged, self._pool)
         self._tables[name] = state
         return state
 
@@ -330,18 +353,16 @@ class HdfwriterWriter:
                     )
             rows[column] = values
 
-        first_row = state.table.nrows
+        first_row = state.rows.num_rows
         stops = first_row + np.cumsum(rows_per_event)
-        index_rows = np.zeros(num_events, dtype=state.index.dtype)
+        index_rows = np.zeros(num_events, dtype=state.index.table.dtype)
         for k, column in enumerate(EVENT_ID_NAMES):
             index_rows[column] = event_ids[:, k]
         index_rows["exists"] = exists
         index_rows["start"] = stops - rows_per_event
         index_rows["stop"] = stops
-        if num_rows:
-            state.table.append(rows)
-        if num_events:
-            state.index.append(index_rows)
+        state.rows.append(rows)
+        state.index.append(index_rows)
 
 
 # ---------------------------------------------------------------------- simulation files
