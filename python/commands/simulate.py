@@ -77,7 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--events", required=True, type=_positive_int, metavar="N", help="number of events"
     )
     parser.add_argument(
-        "--seed", required=True, type=_seed, metavar="S", help="random seed (same seed, same file)"
+        "--seed",
+        required=True,
+        type=_seed,
+        metavar="S",
+        help="random seed (same seed and chunk size: the same file, byte for byte)",
     )
     parser.add_argument(
         "--energy-range",

@@ -438,7 +438,7 @@ def write_simulation(
     Parameters
     ----------
     path : str or os.PathLike
-        Output file (overwritten).
+        Output file (overwritten; it appears only once complete).
     events_iter : iterable of SimulatedEvents
         Chunks of events, e.g. ``egenerator.sim.sampler.simulate_events(...)``. Event numbers
         must increase strictly over the whole file (events are matched by them).
@@ -457,6 +457,8 @@ def write_simulation(
         simulation the iterator does), ``seconds_per_event``, ``tables``.
     """
     path = os.fspath(path)
+    # written under a temporary name and renamed at the end: no half-written file at `path`
+    partial = f"{path}.partial"
     start = time.perf_counter()
     bar = None
     if progress:
@@ -467,7 +469,7 @@ def write_simulation(
     charge = 0.0
     last_number: int | None = None
     try:
-        with HdfwriterWriter(path, mode="w") as writer:
+        with HdfwriterWriter(partial, mode="w") as writer:
             for chunk_number, sim in enumerate(events_iter):
                 numbers = np.asarray(sim.event_number, dtype=np.int64)
                 if numbers.shape != (sim.num_events,):
@@ -493,9 +495,12 @@ def write_simulation(
                 if bar is not None:
                     bar.update(sim.num_events)
             tables_written = writer.table_names
+        os.replace(partial, path)
     finally:
         if bar is not None:
             bar.close()
+        if os.path.exists(partial):
+            os.remove(partial)
     seconds = time.perf_counter() - start
     return {
         "path": path,

@@ -330,6 +330,7 @@ def test_writer_errors(tmp_path, small_detector):
     chunks[1].event_number = chunks[1].event_number - 100
     with pytest.raises(HdfWriteError, match="event numbers must increase strictly"):
         write_simulation(tmp_path / "s.h5", chunks, small_detector)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.h5"]  # nothing half-written
     chunks = make_chunks(small_detector, seed=2)
     chunks[0].pulse_dom = chunks[0].pulse_dom + small_detector.num_doms
     with pytest.raises(ValueError, match="DOM index out of range"):
