@@ -49,7 +49,7 @@ def default_filters() -> tables.Filters:
     """zlib level 1 with byte shuffling.
 
     zlib (as hdfwriter uses) is readable by every hdf5 reader without plugins. Level 1: on
-    simulated pulse tables levels 4 and 9 gave files within 3 % of the size but wrote 1.3x and
+    simulated pulse tables levels 4 and 9 gave files 3-5 % smaller but wrote 1.3x and
     2.5x slower and read 1.4x slower.
     """
     return tables.Filters(complevel=1, complib="zlib", shuffle=True)
