@@ -7,8 +7,9 @@ algorithm) and agree with them to ~1e-12 relative. Regimes are selected with ``t
 clamping each branch's inputs into its own domain, so the branch that is not taken never produces
 NaN or inf values or gradients.
 
-TensorFlow has no ``erfcx``; the log Mills ratio ``log(Phi(z) / phi(z))`` uses ``erfc`` for
-``z >= -20`` and its asymptotic series (8 terms, < 1e-15 relative) below.
+TensorFlow has no ``erfcx`` or ``log_ndtr``: the log Mills ratio ``log(Phi(z) / phi(z))`` uses
+``erfc`` for ``z >= -20`` and its asymptotic series (8 terms, < 1e-15 relative) below; ``log Phi``
+uses ``erfc`` down to -37 and a 3-term asymptotic series beyond (where Phi < 1e-300).
 """
 
 from __future__ import annotations
@@ -23,10 +24,18 @@ DTYPE = tf.float64
 _Q = _timing.quadrature_constants()
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 _MILLS_SWITCH = -20.0
+_NDTR_SWITCH = -37.0
 
 
 def _c(values) -> tf.Tensor:
     return tf.constant(np.asarray(values, dtype=np.float64), dtype=DTYPE)
+
+
+def as_float64(value) -> tf.Tensor:
+    """A float64 tensor: tensors are cast, Python and numpy values converted without rounding."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        return tf.cast(value, DTYPE)
+    return tf.convert_to_tensor(np.asarray(value, dtype=np.float64), dtype=DTYPE)
 
 
 # ----------------------------------------------------------------------------- light
@@ -41,7 +50,7 @@ def direction_tf(zenith_rad: tf.Tensor, azimuth_rad: tf.Tensor) -> tf.Tensor:
 
 def emission_point_tf(parameters: tf.Tensor, config: PhysicsConfig = DEFAULT_PHYSICS) -> tf.Tensor:
     """Shower-maximum emission point [B, 3] of cascade parameters [B, 7]."""
-    p = tf.convert_to_tensor(parameters, dtype=DTYPE)
+    p = as_float64(parameters)
     d = direction_tf(p[:, 3], p[:, 4])
     shift = config.shower_max_offset_m + config.shower_max_slope_m * (
         tf.math.log(p[:, 5]) / np.log(10.0)
@@ -85,9 +94,9 @@ def expected_photoelectrons_tf(
     dom_efficiency : [D] float64
     config : PhysicsConfig
     """
-    p = tf.convert_to_tensor(parameters, dtype=DTYPE)
-    positions = tf.convert_to_tensor(dom_positions, dtype=DTYPE)
-    efficiency = tf.convert_to_tensor(dom_efficiency, dtype=DTYPE)
+    p = as_float64(parameters)
+    positions = as_float64(dom_positions)
+    efficiency = as_float64(dom_efficiency)
     d = direction_tf(p[:, 3], p[:, 4])
     origin = emission_point_tf(p, config)
     delta = positions[None, :, :] - origin[:, None, :]
@@ -124,6 +133,23 @@ def log_mills_ratio_tf(z: tf.Tensor) -> tf.Tensor:
         term = -term * (2 * n - 1) * inv2
         series = series + term
     asymptotic = -tf.math.log(-z_lo) + tf.math.log(series)
+    return tf.where(use_erfc, by_erfc, asymptotic)
+
+
+def log_ndtr_tf(z: tf.Tensor) -> tf.Tensor:
+    """``log Phi(z)``: erfc down to z = -37 (erfc(26.2) ~ 1e-300), a 3-term asymptotic series
+    below (relative error < 1e-7 there, where Phi < 1e-300)."""
+    use_erfc = z >= _NDTR_SWITCH
+    z_hi = tf.where(use_erfc, z, tf.zeros_like(z))
+    z_lo = tf.where(use_erfc, tf.fill(tf.shape(z), tf.constant(_NDTR_SWITCH, DTYPE)), z)
+    by_erfc = tf.math.log(0.5 * tf.math.erfc(-z_hi / np.sqrt(2.0)))
+    inv2 = 1.0 / (z_lo * z_lo)
+    asymptotic = (
+        -0.5 * z_lo * z_lo
+        - tf.math.log(-z_lo)
+        - _LOG_SQRT_2PI
+        + tf.math.log1p(inv2 * (-1.0 + 3.0 * inv2))
+    )
     return tf.where(use_erfc, by_erfc, asymptotic)
 
 
@@ -174,12 +200,10 @@ def _near_cdf_sum_tf(
     return total
 
 
-def _lower_log_integrals_tf(
-    nu: tf.Tensor, k: tf.Tensor, beta: float, want_cdf: bool
-) -> tuple[tf.Tensor, tf.Tensor | None]:
+def _lower_log_integral_tf(nu: tf.Tensor, k: tf.Tensor, beta: float, what: str) -> tf.Tensor:
     mu = nu - beta
     neg = tf.maximum(-mu, 0.0)
-    eps = tf.minimum(_timing.NEAR_EPS_MAX, _timing.NEAR_EPS_SCALE / tf.maximum(neg, 1e-300))
+    eps = tf.minimum(_timing.NEAR_EPS_SCALE / tf.maximum(neg, 1e-300), _timing.NEAR_EPS_MAX)
     mode = _mode_lower_tf(mu, k)
     d_exp = _timing.TAIL_DROP_EXP / (neg + tf.sqrt(neg * neg + _timing.TAIL_DROP_EXP))
     upper = tf.minimum(
@@ -189,17 +213,17 @@ def _lower_log_integrals_tf(
     half = 0.5 * (upper - lower)
     y = lower[:, None] + half[:, None] * (_c(_Q["far_x"])[None, :] + 1.0)
     log_w = tf.math.log(half)[:, None] + tf.math.log(_c(_Q["far_w"]))[None, :]
-    log_terms = (k[:, None] - 1.0) * tf.math.log(y) + mu[:, None] * y - 0.5 * y * y + log_w
-    log_far = tf.reduce_logsumexp(log_terms, axis=1)
+    log_y_terms = (k[:, None] - 1.0) * tf.math.log(y) + log_w
     log_eps_k = k * tf.math.log(eps)
-    log_near = log_eps_k + tf.math.log(_near_pdf_sum_tf(mu, k, eps))
-    log_pdf_integral = _logaddexp(log_near, log_far)
-    if not want_cdf:
-        return log_pdf_integral, None
-    log_far_cdf = tf.reduce_logsumexp(log_terms + log_mills_ratio_tf(nu[:, None] - y), axis=1)
-    near_cdf = _near_cdf_sum_tf(nu, k, eps, beta, log_mills_ratio_tf(nu))
-    log_near_cdf = log_eps_k + tf.math.log(tf.maximum(near_cdf, 1e-300))
-    return log_pdf_integral, _logaddexp(log_near_cdf, log_far_cdf)
+    if what == "pdf":
+        log_far = tf.reduce_logsumexp(log_y_terms + mu[:, None] * y - 0.5 * y * y, axis=1)
+        log_near = log_eps_k + tf.math.log(_near_pdf_sum_tf(mu, k, eps))
+        return _logaddexp(log_near, log_far)
+    log_far = tf.reduce_logsumexp(log_y_terms - beta * y + log_ndtr_tf(nu[:, None] - y), axis=1)
+    near = _near_cdf_sum_tf(nu, k, eps, beta, log_mills_ratio_tf(nu))
+    log_phi = -0.5 * nu * nu - _LOG_SQRT_2PI
+    log_near = log_phi + log_eps_k + tf.math.log(tf.maximum(near, 1e-300))
+    return _logaddexp(log_near, log_far)
 
 
 def _upper_log_pdf_integral_tf(nu: tf.Tensor, k: tf.Tensor, beta: float) -> tf.Tensor:
@@ -234,8 +258,8 @@ def _upper_cdf_tf(nu: tf.Tensor, k: tf.Tensor, beta: float, log_prefactor: tf.Te
 
 
 def _flatten(delay_ns, distance_m):
-    delay = tf.convert_to_tensor(delay_ns, dtype=DTYPE)
-    distance = tf.convert_to_tensor(distance_m, dtype=DTYPE)
+    delay = as_float64(delay_ns)
+    distance = as_float64(distance_m)
     shape = tf.broadcast_dynamic_shape(tf.shape(delay), tf.shape(distance))
     delay = tf.reshape(tf.broadcast_to(delay, shape), [-1])
     distance = tf.reshape(tf.broadcast_to(distance, shape), [-1])
@@ -253,14 +277,14 @@ def _evaluate_tf(delay_ns, distance_m, config: PhysicsConfig, what: str) -> tf.T
     upper = nu >= split
     nu_lo = tf.where(upper, tf.fill(tf.shape(nu), tf.constant(split - 1.0, DTYPE)), nu)
     nu_up = tf.where(upper, nu, tf.fill(tf.shape(nu), tf.constant(split + 1.0, DTYPE)))
-    log_phi = -0.5 * nu_lo * nu_lo - _LOG_SQRT_2PI
-    log_pdf_int, log_cdf_int = _lower_log_integrals_tf(nu_lo, k, beta, want_cdf=what == "cdf")
     if what == "cdf":
-        lower_value = tf.exp(log_prefactor + log_phi + log_cdf_int)
+        lower_value = tf.exp(log_prefactor + _lower_log_integral_tf(nu_lo, k, beta, "cdf"))
         upper_value = _upper_cdf_tf(nu_up, k, beta, log_prefactor)
         value = tf.clip_by_value(tf.where(upper, upper_value, lower_value), 0.0, 1.0)
     else:
-        lower_value = log_prefactor - np.log(sigma) + log_phi + log_pdf_int
+        log_phi = -0.5 * nu_lo * nu_lo - _LOG_SQRT_2PI
+        log_integral = _lower_log_integral_tf(nu_lo, k, beta, "pdf")
+        lower_value = log_prefactor - np.log(sigma) + log_phi + log_integral
         upper_value = log_prefactor - np.log(sigma) + _upper_log_pdf_integral_tf(nu_up, k, beta)
         value = tf.where(upper, upper_value, lower_value)
     return tf.reshape(value, shape)
