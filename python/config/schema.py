@@ -251,6 +251,15 @@ SCHEMA = _section(
                 "additional_loss_module_kwargs": _mapping(
                     "extra keyword arguments of the loss modules", {}
                 ),
+                "max_consecutive_nan_steps": _int(
+                    "stop when this many steps in a row give a non-finite loss", 10, 1
+                ),
+                "keep_checkpoints": _int("rolling checkpoints kept", 3, 1),
+                "num_validation_batches": _int(
+                    "batches of the fixed validation set (first of the seeded stream)", 4, 1
+                ),
+                "jit_compile": _bool("compile the training step with XLA", False),
+                "deterministic": _bool("deterministic TF ops (reproducible, slower)", True),
             },
         ),
         "reconstruction_settings": _section(
@@ -270,13 +279,15 @@ SCHEMA = _section(
                     "precision of the seed values", "float64", choices=FLOAT_PRECISIONS
                 ),
                 "reco_optimizer_interface": _str(
-                    "minimiser family", "scipy", choices=("scipy", "tfp")
+                    "minimiser: batched (TF trust region; alias tf, tfp) or scipy",
+                    "batched",
+                    choices=("batched", "tf", "tfp", "scipy"),
                 ),
                 "scipy_optimizer_settings": _mapping(
-                    "scipy.optimize.minimize settings (method, options)",
+                    "scipy.optimize.minimize settings (method, options, mode)",
                     {"method": "L-BFGS-B", "options": {}},
                 ),
-                "tf_optimizer_settings": _mapping("settings of the TF minimiser", {}),
+                "tf_optimizer_settings": _mapping("settings of the batched TF minimiser", {}),
                 "minimize_in_trafo_space": _bool("minimise in the normalised parameters", True),
                 "minimize_parameter_default_value": _bool(
                     "whether parameters not in minimize_parameter_dict are fitted", True
@@ -286,6 +297,15 @@ SCHEMA = _section(
                     {},
                     item=Spec("bool", "fit this parameter"),
                 ),
+                "parameter_boundaries": _mapping(
+                    "per-parameter physical bounds [low, high] overriding the defaults",
+                    {},
+                    item=Spec("tuple", "[low, high]", items=(_NUMBER, _NUMBER)),
+                ),
+                "scales": _mapping(
+                    "per-parameter normalisation scales overriding the defaults", {}, item=_NUMBER
+                ),
+                "num_pseudo_events": _int("pseudo-events per event for the goodness of fit", 20, 1),
                 "calculate_covariance_matrix": _bool("compute the covariance matrix", False),
                 "calculate_goodness_of_fit": _bool("compute the goodness of fit", False),
                 "estimate_angular_uncertainty": _bool("estimate the angular uncertainty", False),
