@@ -1,7 +1,7 @@
 """Cascade light: the expected number of photoelectrons per DOM (PHYSICS.md, "Cascade light").
 
-``mu_i = eff_i E Y exp(-r_i / L_abs) / (4 pi (r_i^2 + r0^2)) [(1 - w_i) A_mean + w_i g(cos psi_i) A(u_i)]``
-with ``w_i = exp(-r_i / L_scat)``. The light is emitted at the shower maximum, ``s(E)`` metres
+``mu_i = eff_i E Y exp(-r_i / L_abs) / (4 pi (r_i^2 + r0^2))
+[(1 - w_i) A_mean + w_i g(cos psi_i) A(u_i)]`` with ``w_i = exp(-r_i / L_scat)``. The light is emitted at the shower maximum, ``s(E)`` metres
 along the direction of travel ``d`` from the vertex. All functions are vectorised over a batch
 of B hypotheses and D DOMs.
 """
