@@ -1,6 +1,9 @@
 """Build the trafo of a config: read ``data_trafo_settings.num_batches`` batches, save it.
 
 Used by ``egenerator trafo CONFIG`` and ``resources/scripts/create_trafo_model.py CONFIG``.
+Relative paths of a config file (``input_data`` globs, ``data_trafo_settings.model_dir``, a CSV
+geometry) are taken relative to the config's folder, as the trainer does; for a config given
+as a mapping they are relative to the working directory.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from .trafo import DataTrafo, TrafoError
 _INDEX_COLUMNS = ("Run", "Event", "SubEvent", "SubEventStream", "exists")
 
 
-def model_parameter_names(config: Mapping) -> list[str] | None:
+def model_parameter_names(config: Mapping, detector) -> list[str] | None:
     """Parameter names of the config's model, from ``egenerator.model.builder.build_model``.
 
-    Returns None when the builder module does not exist (yet) or ``model_settings`` is empty.
+    Returns None when ``model_settings`` is empty or the builder is not available.
     """
     if not config.get("model_settings"):
         return None
@@ -30,7 +33,7 @@ def model_parameter_names(config: Mapping) -> list[str] | None:
         from ..model.builder import build_model
     except ImportError:
         return None
-    model = build_model(config["model_settings"])
+    model = build_model(config["model_settings"], detector)
     return list(model.parameter_names)
 
 
@@ -68,6 +71,26 @@ def label_parameter_names(config: Mapping, files: Sequence[str]) -> list[str]:
     return [name for _, name in sorted(enumerate(names), key=rank)]
 
 
+def _resolve(path: str, base: str) -> str:
+    expanded = os.path.expandvars(os.path.expanduser(path))
+    return os.path.normpath(expanded if os.path.isabs(expanded) else os.path.join(base, expanded))
+
+
+def load_with_paths(config: Mapping | str | os.PathLike) -> dict:
+    """Load (validate) a config; a file's relative paths become relative to its folder."""
+    resolved = load_config(config)
+    if not isinstance(config, Mapping):
+        base = os.path.dirname(os.path.abspath(os.fspath(config)))
+        for settings in resolved["data_iterator_settings"].values():
+            settings["input_data"] = [_resolve(p, base) for p in settings["input_data"]]
+        trafo = resolved["data_trafo_settings"]
+        trafo["model_dir"] = _resolve(trafo["model_dir"], base)
+        detector = resolved["detector_settings"]
+        if detector["geometry"] != "ic86_like":
+            detector["geometry"] = _resolve(detector["geometry"], base)
+    return resolved
+
+
 def build_trafo(
     config: Mapping | str | os.PathLike, parameter_names: Sequence[str] | None = None
 ) -> DataTrafo:
@@ -76,10 +99,10 @@ def build_trafo(
     Parameter names: ``parameter_names`` if given, else the model's (via the model builder),
     else the label table's columns (:func:`label_parameter_names`).
     """
-    config = load_config(config)
+    config = load_with_paths(config)
     settings = config["data_trafo_settings"]
     detector = detector_from_config(config)
-    names = list(parameter_names) if parameter_names else model_parameter_names(config)
+    names = list(parameter_names) if parameter_names else model_parameter_names(config, detector)
     if not names:
         files = expand_file_patterns(config["data_iterator_settings"]["trafo"]["input_data"] or [])
         names = label_parameter_names(config, files)
@@ -108,7 +131,7 @@ def create_trafo_model(
 
     Returns the trafo and the directory it was written to.
     """
-    config = load_config(config)
+    config = load_with_paths(config)
     trafo = build_trafo(config, parameter_names)
     directory = os.fspath(output_dir or config["data_trafo_settings"]["model_dir"])
     trafo.save(directory, overwrite=overwrite)

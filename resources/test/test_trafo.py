@@ -170,10 +170,11 @@ def test_save_load_roundtrip(data, small_detector, tmp_path):
         DataTrafo.load(tmp_path / "nothing")
 
 
-def _config(tmp_path, pattern, **trafo):
+def _config(tmp_path, pattern, extra=None, **trafo):
+    extra = extra or {}
     config = {
         "unique_name": "unit",
-        "detector_settings": {"geometry": str(tmp_path / "det.csv")},
+        "detector_settings": {"geometry": "det.csv"},  # relative to the config's folder
         "data_handler_settings": base_settings(),
         "data_iterator_settings": {
             "trafo": {
@@ -185,12 +186,12 @@ def _config(tmp_path, pattern, **trafo):
         },
         "data_trafo_settings": {
             "num_batches": 2,
-            "model_dir": str(tmp_path / "trafo_{unique_name}"),
+            "model_dir": "trafo_{unique_name}",
             **trafo,
         },
     }
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump({**config, **extra}))
     return path
 
 
@@ -232,3 +233,25 @@ def test_trafo_command_and_script(data, small_detector, tmp_path, capsys):
     )
     assert result.returncode == 0, result.stderr
     assert "saved to" in result.stdout
+
+
+def test_parameter_names_from_the_model_builder(data, small_detector, tmp_path):
+    """With model_settings, the trafo takes the model's parameter names (model builder)."""
+    from egenerator.data.trafo_builder import create_trafo_model
+
+    small_detector.to_csv(tmp_path / "det.csv")
+    model_settings = {
+        "class": "IndependentMultiSource",
+        "config": {"sources": {"cascade": "cascade", "noise": "noise"}},
+        "children": {
+            "cascade": {
+                "class": "CascadeSource",
+                "config": {"num_hidden_layers": 1, "num_units": 4, "num_time_components": 1},
+            },
+            "noise": {"class": "NoiseSource", "config": {}},
+        },
+    }
+    path = _config(tmp_path, data, extra={"model_settings": model_settings})
+    trafo, directory = create_trafo_model(path)
+    assert directory == str(tmp_path / "trafo_unit")
+    assert trafo.parameter_names == PARAMS
