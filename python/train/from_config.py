@@ -49,8 +49,8 @@ _EPOCH_SEED_STRIDE = 1_000_003
 def _resolve(path: str, base_dir: Path) -> str:
     expanded = os.path.expandvars(os.path.expanduser(path))
     if os.path.isabs(expanded):
-        return expanded
-    return str(base_dir / expanded)
+        return os.path.normpath(expanded)
+    return os.path.normpath(str(base_dir / expanded))
 
 
 def _resolve_model_tree(node: Any, base_dir: Path) -> Any:
@@ -155,13 +155,20 @@ def build_training_model(config: Mapping[str, Any], detector=None):
 
 
 def build_loss_module(config: Mapping[str, Any]):
-    """The loss module of ``loss_module_settings`` (+ ``additional_loss_module_kwargs``)."""
+    """The loss of ``loss_module_settings``.
+
+    ``training_settings.additional_loss_module_kwargs`` (if any) is merged into the ``config`` of
+    every loss module (so its keys are checked like the module's own).
+    """
     from ..loss import build_loss_module as build
 
-    return build(
-        config["loss_module_settings"],
-        additional_kwargs=config["training_settings"].get("additional_loss_module_kwargs") or {},
-    )
+    settings = config["loss_module_settings"]
+    extra = config["training_settings"].get("additional_loss_module_kwargs") or {}
+    if extra:
+        settings = [
+            {**entry, "config": {**(entry.get("config") or {}), **extra}} for entry in settings
+        ]
+    return build(settings, "loss_module_settings")
 
 
 def _training_batches(config, parameter_names, detector):
@@ -267,10 +274,22 @@ def train(
             shutil.rmtree(manager_dir / sub, ignore_errors=True)
     model, detector = build_training_model(config)
     parameter_names = list(model.parameter_names)
-    if not config["data_iterator_settings"]["training"]["input_data"]:
-        raise TrainingSetupError(
-            "data_iterator_settings.training.input_data: no training files configured"
-        )
+    from ..data.pipeline import DataPipelineError, expand_file_patterns
+
+    for iterator in ("training", "validation"):
+        patterns = config["data_iterator_settings"][iterator]["input_data"]
+        if not patterns:
+            if iterator == "training":
+                raise TrainingSetupError(
+                    "data_iterator_settings.training.input_data: no training files configured"
+                )
+            continue
+        try:
+            expand_file_patterns(patterns)
+        except DataPipelineError as err:
+            raise TrainingSetupError(
+                f"data_iterator_settings.{iterator}.input_data: {err}"
+            ) from None
     loss_module = build_loss_module(config)
     training = config["training_settings"]
     optimizer = make_optimizer(

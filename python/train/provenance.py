@@ -26,10 +26,18 @@ _PACKAGES = (
 
 def package_versions() -> dict[str, str]:
     """Installed versions of egenerator and its main dependencies (absent ones left out)."""
+    import tensorflow as tf
+
     from .. import __version__
 
-    versions = {"python": platform.python_version(), "egenerator": __version__}
+    versions = {
+        "python": platform.python_version(),
+        "egenerator": __version__,
+        "tensorflow": tf.__version__,
+    }
     for name in _PACKAGES[1:]:
+        if name in versions:
+            continue
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -24,6 +24,8 @@ __all__ = [
     "batch_objective",
     "build_eval_step",
     "build_train_step",
+    "clip_by_global_norm",
+    "global_norm",
     "regularization_loss",
     "regularized_variables",
 ]
@@ -104,6 +106,20 @@ def batch_objective(model, loss_module, batch: Mapping[str, tf.Tensor]):
     return mean(totals), {name: mean(value) for name, value in terms.items()}
 
 
+def global_norm(tensors) -> tf.Tensor:
+    """``sqrt(sum of squares)`` over tensors of mixed float dtypes, as float64."""
+    total = tf.constant(0.0, tf.float64)
+    for tensor in tensors:
+        total += tf.reduce_sum(tf.square(tf.cast(tensor, tf.float64)))
+    return tf.sqrt(total)
+
+
+def clip_by_global_norm(tensors, clip_norm: float, norm: tf.Tensor) -> list[tf.Tensor]:
+    """Scale all tensors by ``min(1, clip_norm / norm)`` (NaN norms give NaN, caught later)."""
+    scale = tf.minimum(tf.constant(1.0, tf.float64), clip_norm / norm)
+    return [tensor * tf.cast(scale, tensor.dtype) for tensor in tensors]
+
+
 def _all_finite(tensors) -> tf.Tensor:
     ok = tf.constant(True)
     for tensor in tensors:
@@ -151,9 +167,9 @@ def build_train_step(
                 removed += tf.reduce_sum(tf.cast(tf.logical_not(finite), tf.int32))
                 cleaned.append(tf.where(finite, g, tf.zeros_like(g)))
             grads = cleaned
-        grad_norm = tf.linalg.global_norm(grads)
+        grad_norm = global_norm(grads)
         if clip is not None:
-            grads, _ = tf.clip_by_global_norm(grads, clip, use_norm=grad_norm)
+            grads = clip_by_global_norm(grads, clip, grad_norm)
         ok = tf.logical_and(tf.math.is_finite(objective), _all_finite(grads))
 
         def apply():
@@ -164,7 +180,7 @@ def build_train_step(
         out = {
             "loss": loss,
             "regularization": penalty,
-            "grad_norm": tf.cast(grad_norm, tf.float64),
+            "grad_norm": grad_norm,
             "removed_gradients": removed,
             "applied": applied,
         }

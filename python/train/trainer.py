@@ -105,6 +105,8 @@ class TrainingResult:
     steps_per_s: float
     events_per_s: float
     last_checkpoint: str | None
+    initial_validation_loss: float | None = None
+    trace_count: int = 0
 
 
 def _to_python(values: Mapping[str, tf.Tensor]) -> dict[str, Any]:
@@ -299,6 +301,10 @@ class Trainer:
             return result
         log = None
         bar = None
+        initial_validation = None
+        if start_step == 0 and validation_batches:
+            initial_validation = self.validate(validation_batches)
+            result.initial_validation_loss = initial_validation["loss"]
         batches = make_batches(self.batches_consumed)
         events = 0
         window: list[dict[str, float]] = []
@@ -331,6 +337,8 @@ class Trainer:
                     log = TrainingLog(
                         self.manager_dir / "logs", names, resume_step=start_step or None
                     )
+                    if initial_validation is not None:
+                        log.write(0, 0.0, self._learning_rate(), None, 0, initial_validation)
                 validation = None
                 if step % settings.validation_frequency == 0 or step == target:
                     validation = self.validate(validation_batches)
@@ -386,6 +394,7 @@ class Trainer:
         result.final_validation_loss = last_validation
         result.best_validation_loss = self.best_validation_loss
         result.wall_time_s = wall
+        result.trace_count = int(self.train_step.experimental_get_tracing_count())
         if steps_run > 1 and loop_time > 0:
             result.steps_per_s = (steps_run - 1) / loop_time
             result.events_per_s = (events - events_at_loop) / loop_time
