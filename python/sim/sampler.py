@@ -14,10 +14,10 @@ are i.i.d., they are drawn in time order after sorting (no permutation of charge
 noise-free MC pulses re-use the charges of the cascade photoelectrons.
 
 Vectorisation: per event a handful of numpy calls (no loop over DOMs or photoelectrons); the
-greedy merge runs once per chunk: runs separated by more than ``merge_ns`` are split directly and
-only runs longer than ``merge_ns`` are walked, one pulse per step for all of them at once
-(``searchsorted``), so the number of Python steps is the largest number of pulses of one such run
-in the chunk.
+greedy merge runs on batches of consecutive events (~500k photoelectrons): runs separated by more
+than ``merge_ns`` are split directly and only runs longer than ``merge_ns`` are walked, one pulse
+per step for all of them at once (``searchsorted``), so the number of Python steps is the largest
+number of pulses of one such run in the batch.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ from .physics import DEFAULT_PHYSICS, PhysicsConfig
 
 TIME_QUANTUM_BITS = 16
 """Photoelectron times are integers in units of 2^-16 ns."""
-DEFAULT_CHUNK_SIZE = 64
+DEFAULT_CHUNK_SIZE = 32
+MERGE_BATCH_PHOTOELECTRONS = 1 << 19
+"""Photoelectrons merged into pulses at once (bounds the size of temporary arrays)."""
 
 
 class SamplerError(ValueError):
@@ -205,6 +207,50 @@ def _decode(
     return event.astype(np.int64), dom.astype(np.int64), time
 
 
+class _MergeBatch:
+    """Collects the photoelectrons of consecutive events and merges them into pulses in batches
+    of about ``MERGE_BATCH_PHOTOELECTRONS``: the greedy walk is shared by many small events, and
+    arrays stay small enough to be recycled by the allocator (fresh large allocations are slow
+    to fault in)."""
+
+    def __init__(self, merge_quanta: int, bits: int, num_doms: int, window: np.ndarray):
+        self.merge_quanta = merge_quanta
+        self.bits = bits
+        self.num_doms = num_doms
+        self.window = window
+        self.pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.pending_size = 0
+        self.out: dict[bool, list[tuple[np.ndarray, ...]]] = {False: [], True: []}
+
+    def add(self, keys: np.ndarray, is_noise: np.ndarray, charges: np.ndarray) -> None:
+        self.pending.append((keys, is_noise, charges))
+        self.pending_size += keys.size
+        if self.pending_size >= MERGE_BATCH_PHOTOELECTRONS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        keys = np.concatenate([p[0] for p in self.pending])
+        is_noise = np.concatenate([p[1] for p in self.pending])
+        charges = np.concatenate([p[2] for p in self.pending])
+        self.pending, self.pending_size = [], 0
+        for mc, (k, c) in (
+            (False, (keys, charges)),
+            (True, (keys[~is_noise], charges[~is_noise])),
+        ):
+            pulse_keys, pulse_charge = _pulses(k, c, self.merge_quanta)
+            decoded = _decode(pulse_keys, self.bits, self.num_doms, self.window)
+            self.out[mc].append((*decoded, pulse_charge))
+
+    def result(self, mc: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        parts = self.out[mc]
+        if not parts:
+            empty_int = np.zeros(0, dtype=np.int64)
+            return empty_int, empty_int.copy(), np.zeros(0), np.zeros(0)
+        return tuple(np.concatenate([p[j] for p in parts]) for j in range(4))
+
+
 # ----------------------------------------------------------------------------- events
 def _time_bits(config: PhysicsConfig) -> int:
     quanta = config.window_length_ns * 2.0**TIME_QUANTUM_BITS
@@ -247,20 +293,21 @@ def _simulate_chunk(
     limit_quanta = int(np.floor(window_length * quantum))
     dom_shift = np.arange(num_doms, dtype=np.int64) << bits
 
-    all_keys, all_noise, all_charges = [], [], []
+    merge_quanta = int(np.floor(config.merge_ns * quantum))
+    batch = _MergeBatch(merge_quanta, bits, num_doms, window)
     for i, generator in enumerate(generators):
         counts = generator.poisson(mu[i])
         noise_counts = generator.poisson(noise_mean)
         hit = np.flatnonzero(counts)
         per_dom = counts[hit]
-        delay = generator.standard_gamma(np.repeat(shape[i, hit], per_dom))
-        delay *= 1.0 / rate
-        delay += config.jitter_ns * generator.standard_normal(delay.size)
-        delay += np.repeat(offset_ns[i, hit], per_dom)
-        delay *= quantum
-        np.floor(delay, out=delay)
-        keep = (delay >= 0) & (delay < limit_quanta)
-        cascade = delay.astype(np.int64)
+        quanta = generator.standard_gamma(np.repeat(shape[i, hit], per_dom))
+        quanta *= 1.0 / rate
+        quanta += config.jitter_ns * generator.standard_normal(quanta.size)
+        quanta += np.repeat(offset_ns[i, hit], per_dom)
+        quanta *= quantum
+        np.floor(quanta, out=quanta)
+        keep = (quanta >= 0) & (quanta < limit_quanta)
+        cascade = quanta.astype(np.int64)
         cascade += np.repeat(dom_shift[hit], per_dom)
         cascade = np.sort(cascade[keep])
 
@@ -276,20 +323,10 @@ def _simulate_chunk(
         is_noise = np.zeros(keys.size, dtype=bool)
         is_noise[where + np.arange(noise.size)] = True
         keys += np.int64(i * num_doms) << bits
-        all_keys.append(keys)
-        all_noise.append(is_noise)
-        all_charges.append(spe_charges(generator, keys.size, config))
-
-    keys = np.concatenate(all_keys) if all_keys else np.zeros(0, dtype=np.int64)
-    is_noise = np.concatenate(all_noise) if all_noise else np.zeros(0, dtype=bool)
-    charges = np.concatenate(all_charges) if all_charges else np.zeros(0)
-    merge_quanta = int(np.floor(config.merge_ns * quantum))
-
-    pulse_keys, pulse_charge = _pulses(keys, charges, merge_quanta)
-    cascade_only = ~is_noise
-    mc_keys, mc_charge = _pulses(keys[cascade_only], charges[cascade_only], merge_quanta)
-    pulse_event, pulse_dom, pulse_time = _decode(pulse_keys, bits, num_doms, window)
-    mc_event, mc_dom, mc_time = _decode(mc_keys, bits, num_doms, window)
+        batch.add(keys, is_noise, spe_charges(generator, keys.size, config))
+    batch.flush()
+    pulse_event, pulse_dom, pulse_time, pulse_charge = batch.result(mc=False)
+    mc_event, mc_dom, mc_time, mc_charge = batch.result(mc=True)
     return SimulatedEvents(
         parameters=parameters,
         pulse_event=pulse_event,
@@ -334,7 +371,8 @@ def simulate_events(
     fixed : dict, optional
         Parameter values to fix by name (``x, y, z, zenith, azimuth, energy, time``).
     chunk_size : int
-        Events per yielded chunk (memory: ~25 bytes per photoelectron of a chunk).
+        Events per yielded chunk (peak memory ~50 bytes per photoelectron of a chunk:
+        ~250 MB for 32 events at 1 PeV).
     run_id : int, optional
         Run number of the events (default ``seed % 2**31``).
 
