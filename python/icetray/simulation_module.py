@@ -16,6 +16,8 @@ imports it only when ``EventGeneratorSimulation`` is accessed.
 
 from __future__ import annotations
 
+import dataclasses as _dc
+
 import numpy as np
 
 try:
@@ -82,6 +84,22 @@ def pulse_map_from_arrays(string, om, time_ns, charge_pe):
     return pulse_map
 
 
+def _as_local(value, cls, what: str):
+    """``value`` as an instance of this package's ``cls``.
+
+    The package can be imported twice in one process (``egenerator`` from pip and
+    ``icecube.egenerator`` from the IceTray build); their classes differ, so an object of the
+    other copy is rebuilt from its dataclass fields.
+    """
+    if isinstance(value, cls):
+        return value
+    if type(value).__name__ == cls.__name__ and _dc.is_dataclass(value):
+        return cls(**{f.name: getattr(value, f.name) for f in _dc.fields(value)})
+    raise ValueError(
+        f"EventGeneratorSimulation: {what} must be a {cls.__name__}, got {type(value).__name__}"
+    )
+
+
 class EventGeneratorSimulation(icetray.I3ConditionalModule):
     """Sample pulses for the I3Particle at ``ParticleKey`` into ``OutputKey``.
 
@@ -123,16 +141,9 @@ class EventGeneratorSimulation(icetray.I3ConditionalModule):
         self.detector = self.GetParameter("Detector")
         self.config = self.GetParameter("PhysicsConfig")
         self.seed = int(self.GetParameter("Seed"))
-        if self.detector is not None and not isinstance(self.detector, DetectorTable):
-            raise ValueError(
-                f"EventGeneratorSimulation: Detector must be a DetectorTable, "
-                f"got {type(self.detector).__name__}"
-            )
-        if not isinstance(self.config, PhysicsConfig):
-            raise ValueError(
-                f"EventGeneratorSimulation: PhysicsConfig must be a PhysicsConfig, "
-                f"got {type(self.config).__name__}"
-            )
+        if self.detector is not None:
+            self.detector = _as_local(self.detector, DetectorTable, "Detector")
+        self.config = _as_local(self.config, PhysicsConfig, "PhysicsConfig")
         if self.seed < 0:
             raise ValueError(f"EventGeneratorSimulation: Seed must be >= 0, got {self.seed}")
         self._calibration = None

@@ -400,7 +400,17 @@ def test_simulation_module_charge_and_determinism(small_detector):
         assert abs(observed.mean() - mu * mean_charge) < 4.0 * error, (observed.mean(), mu)
     # every event differs, and the same seed reproduces the same pulses
     assert len(np.unique(total)) == num
-    again = run_simulation_tray(small_detector, parameters[:3], seed=3)
+    # a DetectorTable of the other package copy (icecube.egenerator) is accepted too
+    from icecube.egenerator.detector import DetectorTable as IceTrayCopyTable
+
+    other = IceTrayCopyTable(
+        **{f: getattr(small_detector, f) for f in ("string", "om", "x", "y", "z")},
+        efficiency=small_detector.efficiency,
+        noise_rate_hz=small_detector.noise_rate_hz,
+        dead=small_detector.dead,
+    )
+    assert not isinstance(other, DetectorTable)
+    again = run_simulation_tray(other, parameters[:3], seed=3)
     for f, g in zip(frames[:3], again, strict=True):
         for a_, b_ in zip(
             flatten_pulse_map(f["InIceDSTPulses"]),
