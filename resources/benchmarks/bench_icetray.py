@@ -52,11 +52,16 @@ def synthetic_exclusions(rng, detector, event_doms):
 
 
 def main() -> int:
+    from bench_common import add_common_arguments, write_json
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=50)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--energy-range", type=float, nargs=2, default=(1e4, 1e5))
+    add_common_arguments(parser, quick_help="10 events")
     args = parser.parse_args()
+    if args.quick:
+        args.events = min(args.events, 10)
 
     detector = ic86_like()
     sim = concatenate_chunks(
@@ -144,6 +149,14 @@ def main() -> int:
     print(f"{'path':<12} {'ms/event':>10}")
     for name, ms in rows:
         print(f"{name:<12} {ms:>10.3f}")
+    write_json(
+        args.json,
+        {
+            "events": sim.num_events,
+            "pulses_per_event": pulses_per_event,
+            "ms_per_event": dict(rows),
+        },
+    )
     return 0
 
 

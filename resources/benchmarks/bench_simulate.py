@@ -84,11 +84,15 @@ def _file_size(num_events: int, seed: int, detector) -> tuple[float, str]:
 
 
 def main() -> None:
+    from bench_common import add_common_arguments, write_json
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=None, help="events per case")
     parser.add_argument("--quick", action="store_true", help="few events (a smoke run)")
     parser.add_argument("--seed", type=int, default=2024)
+    add_common_arguments(parser)
     args = parser.parse_args()
+    figures: dict = {"cases": {}}
     num_events = args.events or (60 if args.quick else 600)
 
     from egenerator.detector import ic86_like
@@ -108,6 +112,7 @@ def main() -> None:
     )
     for name, fixed in CASES:
         r = _run(num_events, args.seed, detector, fixed)
+        figures["cases"][name] = r
         print(
             f"{name:<18}{r['events_per_s']:>10.1f}{r['events_per_cpu_s']:>10.1f}"
             f"{r['ms_per_event']:>10.2f}"
@@ -118,6 +123,8 @@ def main() -> None:
     print(
         f"output size (default spectrum, {size_events} events): {mb:.2f} MB per 1000 events, {how}"
     )
+    figures.update(events_per_case=num_events, mb_per_1000_events=mb, pinning=str(pinning))
+    write_json(args.json, figures)
 
 
 if __name__ == "__main__":
