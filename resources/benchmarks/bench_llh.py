@@ -140,6 +140,18 @@ def run_single(model_name: str, num_events: int, jit: bool, repeats: int, seed: 
     return row
 
 
+def available_memory_mb() -> float:
+    """MemAvailable of /proc/meminfo [MiB] (infinite where it cannot be read)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("inf")
+
+
 def format_table(rows: list[dict]) -> str:
     header = (
         f"{'model':8} {'xla':>3} {'events':>6} {'pulses':>8} {'llh ms':>9} {'ms/evt':>7} "
@@ -208,11 +220,40 @@ def main(argv: list[str] | None = None) -> int:
                     "--seed",
                     str(args.seed),
                 ]
+                previous = [
+                    r
+                    for r in rows
+                    if r["model"] == model and r["jit"] == jit and "peak_rss_mb" in r
+                ]
+                if previous:  # peak memory grows ~linearly with the number of events
+                    last = previous[-1]
+                    estimate_mb = last["peak_rss_mb"] * events / last["events"]
+                    available_mb = available_memory_mb()
+                    if estimate_mb > 0.8 * available_mb:
+                        rows.append(
+                            {
+                                "model": model,
+                                "jit": jit,
+                                "events": events,
+                                "error": f"skipped: needs ~{estimate_mb / 1024:.0f} GiB, "
+                                f"{available_mb / 1024:.0f} GiB available",
+                            }
+                        )
+                        print(format_table(rows[-1:]).splitlines()[-1], flush=True)
+                        continue
                 done = subprocess.run(command, capture_output=True, text=True)
                 found = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
                 if done.returncode != 0 or not found:
-                    tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["?"]
-                    rows.append({"model": model, "jit": jit, "events": events, "error": tail[0]})
+                    if done.returncode < 0:
+                        message = f"killed by signal {-done.returncode} (out of memory?)"
+                    else:
+                        lines = [
+                            ln
+                            for ln in (done.stderr or done.stdout).strip().splitlines()
+                            if "oneDNN" not in ln and "absl" not in ln
+                        ]
+                        message = f"exit {done.returncode}: " + (lines[-1] if lines else "?")
+                    rows.append({"model": model, "jit": jit, "events": events, "error": message})
                 else:
                     rows.append(json.loads(found[0][len("RESULT ") :]))
                 print(format_table(rows[-1:]).splitlines()[-1], flush=True)

@@ -489,3 +489,26 @@ def test_oracle_config_round_trip(tmp_path, detector):
         OracleSource({"physics": {"jitter": 3.0}}, detector)
     with pytest.raises(SourceConfigError, match="jitter_ns"):
         OracleSource({"physics": {"jitter_ns": -1.0}}, detector)
+
+
+def test_cascade_packed_mixture_equals_distribution_classes(detector):
+    """The hot-path mixture (packed tensors) against egenerator.model.distributions."""
+    from egenerator.model.source.cascade import (
+        _pack_mixture,
+        _packed_integral,
+        _packed_log_pdf,
+    )
+
+    source = CascadeSource({**F64, "seed": 6}, detector)
+    dom = source.dom_outputs(tf.constant(cascade_parameters(detector, 2, seed=13)[:, None]))
+    packed = {"packed": _pack_mixture(dom)}
+    mixture = source.time_mixture(dom)
+    rng = np.random.default_rng(14)
+    for _ in range(3):
+        t = tf.constant(rng.uniform(-500, 3000, (2, 1, detector.num_doms)))
+        lo = tf.constant(rng.uniform(-2000, 1000, (2, 1, detector.num_doms)))
+        hi = lo + tf.constant(rng.uniform(0, 4000, (2, 1, detector.num_doms)))
+        np.testing.assert_allclose(_packed_log_pdf(packed, t), mixture.log_prob(t), rtol=1e-10)
+        np.testing.assert_allclose(
+            _packed_integral(packed, lo, hi), mixture.integral(lo, hi), rtol=1e-9, atol=1e-15
+        )
