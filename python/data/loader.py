@@ -245,8 +245,13 @@ class EventFileReader:
         return rows, found[owner]
 
     # ------------------------------------------------------------------ main
-    def read(self, path: str | os.PathLike) -> LoadedEvents:
-        """Read every event of one file.
+    def read(
+        self, path: str | os.PathLike, first_event: int = 0, num_events: int | None = None
+    ) -> LoadedEvents:
+        """Read the events of one file (all, or the piece ``first_event:first_event+num_events``).
+
+        Event positions count the file's event list (see :meth:`count_events`) before any
+        skipping or filtering, so pieces of a file never overlap and together cover it.
 
         Raises
         ------
@@ -256,14 +261,17 @@ class EventFileReader:
         """
         path = os.fspath(path)
         with HdfwriterFile(path) as hfile:
-            return self._read(path, hfile)
+            return self._read(path, hfile, first_event, num_events)
 
-    def _read(self, path: str, hfile) -> LoadedEvents:
-        s = self.settings
-        det = self.detector
-        num_doms = det.num_doms
-        stats = LoadStats(files=1)
+    def count_events(self, path: str | os.PathLike) -> int:
+        """Length of the file's event list (union of the required tables' events)."""
+        path = os.fspath(path)
+        with HdfwriterFile(path) as hfile:
+            required = self._check_required(path, hfile)
+            ids = [self._index(path, hfile, t)[0] for t in required]
+        return len(ordered_union(ids))
 
+    def _check_required(self, path: str, hfile) -> list[str]:
         required = self._required_tables()
         for table in required:
             if not hfile.has_table(table):
@@ -271,6 +279,15 @@ class EventFileReader:
                     f"{path}: required table '{table}' is missing (tables are "
                     f"{sorted(hfile.tables)})"
                 )
+        return required
+
+    def _read(self, path: str, hfile, first_event: int, num_events: int | None) -> LoadedEvents:
+        s = self.settings
+        det = self.detector
+        num_doms = det.num_doms
+        stats = LoadStats(files=1 if first_event == 0 else 0)
+
+        required = self._check_required(path, hfile)
         self._check_columns(path, hfile, s.pulse_key, ("string", "om", "time", "charge"), "pulses")
         dom_tables = self._present_tables(path, hfile, s.dom_exclusions_key, "DOM exclusion")
         time_tables = self._present_tables(path, hfile, s.time_exclusions_key, "time exclusion")
@@ -284,10 +301,13 @@ class EventFileReader:
         # ---------------------------------------------------------- events
         index = {t: self._index(path, hfile, t) for t in required}
         event_ids = ordered_union([index[s.event_table][0]] + [index[t][0] for t in required])
-        stats.events_in_files = len(event_ids)
+        in_piece = np.zeros(len(event_ids), dtype=bool)
+        stop = len(event_ids) if num_events is None else first_event + num_events
+        in_piece[max(first_event, 0) : max(stop, 0)] = True
+        stats.events_in_files = int(in_piece.sum())
         positions = {t: lookup(index[t][0], event_ids) for t in required}
         missing = np.stack([positions[t] < 0 for t in required])  # [tables, events]
-        complete = ~missing.any(axis=0)
+        complete = ~missing.any(axis=0) | ~in_piece
         if not np.all(complete) and not s.skip_incomplete_events:
             first = int(np.flatnonzero(~complete)[0])
             tables = [t for t, m in zip(required, missing[:, first], strict=True) if m]
@@ -299,7 +319,7 @@ class EventFileReader:
                 "data_settings.skip_incomplete_events to skip such events"
             )
         stats.skipped_incomplete = int((~complete).sum())
-        keep = complete
+        keep = complete & in_piece
 
         def per_event_rows(table: str, selected: np.ndarray) -> np.ndarray:
             _, start, stop = index[table]
@@ -380,21 +400,26 @@ class EventFileReader:
         p_pos = positions[s.pulse_key][selected]
         rows, pulse_event = gather_ranges(p_start[p_pos], p_stop[p_pos])
         pulse_columns = ("string", "om", "time", "charge")
-        pulse_table = read_columns_fast(path, s.pulse_key, pulse_columns, num_threads=1)
-        if pulse_table is None:
-            structured = hfile.read_table(s.pulse_key, columns=list(pulse_columns))
-            pulse_table = {c: structured[c] for c in pulse_columns}
-        num_rows = len(pulse_table["charge"])
+        num_rows = hfile.num_rows(s.pulse_key)
         if len(rows) and rows.max() >= num_rows:
             raise EventDataError(
                 f"{path}: __I3Index__/{s.pulse_key} points to row {int(rows.max())} but the "
                 f"table has {num_rows} rows"
             )
+        # read only the rows spanned by this piece's events
+        first_row = int(rows.min()) if len(rows) else 0
+        last_row = int(rows.max()) + 1 if len(rows) else 0
+        pulse_table = read_columns_fast(
+            path, s.pulse_key, pulse_columns, num_threads=1, row_range=(first_row, last_row)
+        )
+        if pulse_table is None:
+            structured = hfile.read_table(s.pulse_key, columns=list(pulse_columns))
+            pulse_table = {c: structured[c][first_row:last_row] for c in pulse_columns}
         row_numbers = rows  # table row of each gathered pulse (for messages)
-        if len(rows) == num_rows and (
-            num_rows == 0 or (rows[0] == 0 and np.all(np.diff(rows) == 1))
-        ):
-            rows = slice(None)  # every row, in file order: no gather needed
+        rows = rows - first_row
+        span = last_row - first_row
+        if len(rows) == span and (span == 0 or (rows[0] == 0 and np.all(np.diff(rows) == 1))):
+            rows = slice(None)  # every row of the span, in file order: no gather needed
         charge = np.asarray(pulse_table["charge"], dtype=np.float64)[rows]
         time_ns = np.asarray(pulse_table["time"], dtype=np.float64)[rows]
         string = np.asarray(pulse_table["string"])[rows]

@@ -15,7 +15,8 @@ or, with ``pick_random_files_forever``, files drawn with replacement without end
 each loaded file enter the event buffer ``num_repetitions`` times. With ``sample_randomly``
 batches are drawn at random from a buffer of at least ``shuffle_buffer`` events (like
 ``tf.data.Dataset.shuffle``); otherwise events leave in file order. The last, partial batch is
-emitted unless ``drop_remainder``.
+emitted unless ``drop_remainder``. Files are read in pieces of ``events_per_read`` events
+(one read task each), so memory does not grow with the file size.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class BatchStream:
         num_jobs: int = 1,
         files_ahead: int = 1,
         drop_remainder: bool = False,
+        events_per_read: int | None = 1000,
     ) -> None:
         if batch_size < 1 or num_repetitions < 1 or num_jobs < 1 or shuffle_buffer < 0:
             raise DataPipelineError(
@@ -130,6 +132,10 @@ class BatchStream:
         self.num_jobs = int(num_jobs)
         self.files_ahead = max(int(files_ahead), 0)
         self.drop_remainder = bool(drop_remainder)
+        if events_per_read is not None and events_per_read < 1:
+            raise DataPipelineError(f"events_per_read must be >= 1, got {events_per_read}")
+        self.events_per_read = events_per_read
+        self._event_counts: dict[str, int] = {}
         self.stats = LoadStats()
         self._closed = threading.Event()
         self._executor: ThreadPoolExecutor | None = None
@@ -179,20 +185,32 @@ class BatchStream:
         for k in order:
             yield self.files[int(k)]
 
+    def _pieces(self, files: Iterator[str]) -> Iterator[tuple[str, int, int | None]]:
+        """(path, first event, number of events) of every read, files cut into pieces."""
+        for path in files:
+            if self.events_per_read is None:
+                yield path, 0, None
+                continue
+            if path not in self._event_counts:
+                self._event_counts[path] = self.reader.count_events(path)
+            total = self._event_counts[path]
+            for first in range(0, max(total, 1), self.events_per_read):
+                yield path, first, self.events_per_read
+
     def _loaded_chunks(self, rng: np.random.Generator) -> Iterator[LoadedEvents]:
         self._executor = ThreadPoolExecutor(
             max_workers=self.num_jobs, thread_name_prefix=READER_THREAD_PREFIX
         )
         pending: deque = deque()
-        files = self._file_sequence(rng)
+        pieces = self._pieces(self._file_sequence(rng))
         exhausted = False
         while True:
             while not exhausted and len(pending) < self.num_jobs + self.files_ahead:
-                path = next(files, None)
-                if path is None:
+                piece = next(pieces, None)
+                if piece is None:
                     exhausted = True
                     break
-                pending.append(self._executor.submit(self.reader.read, path))
+                pending.append(self._executor.submit(self.reader.read, *piece))
             if not pending or self._closed.is_set():
                 return
             try:
@@ -281,6 +299,9 @@ class DataPipeline:
     batch_size, seed, num_repetitions, shuffle_buffer, sample_randomly,
     pick_random_files_forever, num_jobs, files_ahead, drop_remainder
         See the module docstring.
+    events_per_read : int or None
+        Files are read in pieces of this many events (bounds memory: a piece holds
+        [events, DOMs] arrays); None reads whole files.
     prefetch : int
         Batches the tf.data pipeline prepares ahead.
     """
@@ -301,6 +322,7 @@ class DataPipeline:
         files_ahead: int = 1,
         drop_remainder: bool = False,
         prefetch: int = 2,
+        events_per_read: int | None = 1000,
     ) -> None:
         self.files = expand_file_patterns(file_patterns)
         self.reader = EventFileReader(settings, parameter_names, detector)
@@ -317,6 +339,7 @@ class DataPipeline:
             num_jobs=num_jobs,
             files_ahead=files_ahead,
             drop_remainder=drop_remainder,
+            events_per_read=events_per_read,
         )
         self._streams: weakref.WeakSet[BatchStream] = weakref.WeakSet()
 
@@ -377,6 +400,7 @@ def iterate_batches(
     num_jobs: int = 1,
     files_ahead: int = 1,
     drop_remainder: bool = False,
+    events_per_read: int | None = 1000,
 ) -> BatchStream:
     """A :class:`BatchStream` of EventBatch objects (close it, or use ``with``).
 
@@ -396,6 +420,7 @@ def iterate_batches(
         num_jobs=num_jobs,
         files_ahead=files_ahead,
         drop_remainder=drop_remainder,
+        events_per_read=events_per_read,
     ).stream()
 
 
@@ -415,6 +440,7 @@ def make_dataset(
     drop_remainder: bool = False,
     prefetch: int = 2,
     include_event_id: bool = False,
+    events_per_read: int | None = 1000,
 ):
     """A prefetched ``tf.data.Dataset`` of batches (dicts of tensors, internals.md).
 
@@ -436,6 +462,7 @@ def make_dataset(
         files_ahead=files_ahead,
         drop_remainder=drop_remainder,
         prefetch=prefetch,
+        events_per_read=events_per_read,
     )
     return pipeline.dataset(include_event_id=include_event_id)
 

@@ -748,3 +748,24 @@ def test_fast_columns_equal_h5py_and_are_thread_safe(tmp_path):
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(check, fast * 3))
         assert all(pool.map(check_many, many * 4))
+
+
+def test_reading_in_pieces_equals_reading_whole_file(tmp_path, small_detector):
+    from egenerator.data.batch import EventBatch
+
+    path = tmp_path / "pieces.hdf5"
+    write_random_file(path, small_detector, 21, num_events=17)
+    settings = base_settings()
+    settings["filter_settings"] = {
+        "constraints": [["LabelsDeepLearning", "cascade_energy", ">", 3e3]]
+    }
+    reader = EventFileReader(settings, PARAMS, small_detector)
+    whole = reader.read(path)
+    assert reader.count_events(path) == 17
+    parts = [reader.read(path, first, 5) for first in range(0, 17, 5)]
+    assert sum(p.stats.events_in_files for p in parts) == 17
+    assert sum(p.stats.filtered_out for p in parts) == whole.stats.filtered_out > 0
+    joined = EventBatch.concatenate([p.batch for p in parts])
+    for key, value in whole.batch.as_dict().items():
+        np.testing.assert_array_equal(getattr(joined, key), value, err_msg=key)
+    assert reader.read(path, 17, 5).batch.num_events == 0

@@ -53,11 +53,14 @@ def _assert_same_batch(a: EventBatch, b: EventBatch) -> None:
         np.testing.assert_array_equal(value, getattr(b, key), err_msg=key)
 
 
-def test_sequential_stream_equals_loading_all_files(files, small_detector):
+@pytest.mark.parametrize("events_per_read", [None, 5])
+def test_sequential_stream_equals_loading_all_files(files, small_detector, events_per_read):
     paths, pattern = files
     settings = base_settings()
     everything = load_events(paths, settings, PARAMS, small_detector)
-    with iterate_batches(pattern, settings, PARAMS, small_detector, batch_size=10) as stream:
+    with iterate_batches(
+        pattern, settings, PARAMS, small_detector, batch_size=10, events_per_read=events_per_read
+    ) as stream:
         batches = list(stream)
     sizes = [b.num_events for b in batches]
     assert sizes == [10] * 4 + [8]
