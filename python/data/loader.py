@@ -39,6 +39,7 @@ Everything is vectorised over whole columns; there is no Python loop over events
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -174,6 +175,11 @@ class EventFileReader:
         self.detector = detector
         self._dead = np.asarray(detector.dead, dtype=bool)
         self._dom_index = DomLookup(detector)
+        if self.settings.add_charge_quantiles:
+            logging.getLogger(__name__).info(
+                "data_settings.add_charge_quantiles is accepted for compatibility and ignored: "
+                "the models here take charges and pulse times directly"
+            )
 
     # ------------------------------------------------------------------ helpers
     def _required_tables(self) -> list[str]:
