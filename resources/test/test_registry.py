@@ -80,3 +80,11 @@ def test_register_rejects_foreign_and_duplicate_classes():
     with pytest.raises(RegistryError, match="already taken"):
         register("NoiseSource")(fake)
     assert registry.registered_name(NoiseSource) == "NoiseSource"
+
+
+def test_old_loss_module_alias_resolves_to_the_loss_module():
+    cls = resolve_class("egenerator.loss.default.DefaultLossModule", "loss_module", kind="loss")
+    assert cls.__module__.endswith("loss.module")
+    assert resolve_class("DefaultLossModule", "loss_module", kind="loss") is cls
+    with pytest.raises(RegistryError, match="is a loss class, not a source class"):
+        resolve_class("DefaultLossModule", "model_settings.model_class", kind="source")
