@@ -21,11 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 
-from .objective import Objective, value_gradient_hessian
+from .objective import RowEvaluator
 from .parameter_space import POLE_GUARD_RAD, ParameterSpace
-from .tensor_rows import take_rows
 
 
 @dataclass
@@ -75,59 +73,27 @@ def chart_jacobian(space: ParameterSpace, parameters: np.ndarray) -> np.ndarray:
 
 
 class CovarianceEstimator:
-    """Batched chart Hessians at given parameters (one trace serves every batch).
+    """Batched chart Hessians at given parameters (central differences of the gradients of
+    the shared traced function).
 
     Parameters
     ----------
-    objective : Objective
+    evaluator : RowEvaluator
     space : ParameterSpace
-    signature : dict of tf.TensorSpec
-    hessian_method : {"fd", "pfor", "loop"}
     hessian_step : float
+        Finite-difference step in normalised units.
     """
 
     def __init__(
-        self,
-        objective: Objective,
-        space: ParameterSpace,
-        signature: dict,
-        hessian_method: str = "fd",
-        hessian_step: float = 1e-2,
+        self, evaluator: RowEvaluator, space: ParameterSpace, hessian_step: float = 1e-2
     ) -> None:
-        self.objective = objective
+        self.evaluator = evaluator
         self.space = space
-        self.hessian_method = hessian_method
         self.hessian_step = hessian_step
-        p = space.num_parameters
-        self._graph = tf.function(
-            self._hessian,
-            autograph=False,
-            input_signature=(
-                signature,
-                tf.TensorSpec([None], tf.int64),
-                tf.TensorSpec([None, p], tf.float64),
-            ),
-        )
-
-    def _hessian(self, tensors, rows, parameters):
-        tensors = take_rows(tensors, rows)
-        _, _, hessian = value_gradient_hessian(
-            self.objective,
-            self.space,
-            parameters,
-            tensors,
-            method=self.hessian_method,
-            step=self.hessian_step,
-        )
-        return hessian
 
     def hessian(self, tensors: dict, rows: np.ndarray, parameters: np.ndarray) -> np.ndarray:
         """Chart Hessians [B, P, P] of the events ``rows`` of ``tensors`` at ``parameters``."""
-        return self._graph(
-            tensors,
-            tf.constant(np.asarray(rows, dtype=np.int64)),
-            tf.constant(np.asarray(parameters, dtype=np.float64)),
-        ).numpy()
+        return self.evaluator.hessian(tensors, rows, parameters, self.hessian_step)
 
     def __call__(self, tensors: dict, rows: np.ndarray, parameters: np.ndarray) -> CovarianceResult:
         """Covariance of the events ``rows`` of ``tensors`` at ``parameters`` [B, P]."""

@@ -213,7 +213,7 @@ def reconstruct_files(
             settings=settings,
             num_doms=setup.detector.num_doms,
         )
-        warm = reconstructor.warm_up(covariance=covariance and settings.interface == "scipy")
+        warm = reconstructor.warm_up()
     names = reconstructor.parameter_names
     if num_first_guess is None:
         num_first_guess = 0 if seed_keys else 3

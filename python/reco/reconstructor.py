@@ -22,12 +22,18 @@ import tensorflow as tf
 from ..data.batch import EventBatch
 from ..data.tensors import batch_to_tensors, tensor_signature
 from .covariance import CovarianceEstimator, CovarianceResult, covariance_from_hessian
-from .objective import Objective, source_objective
+from .objective import (
+    Objective,
+    RowEvaluator,
+    graph_optimizer_disabled,
+    source_objective,
+    source_parameter_dtype,
+)
 from .parameter_space import ParameterSpace
 from .scipy_minimizer import ScipyMinimizer
 from .settings import RecoSettings
 from .status import FitStatus, precheck_events
-from .tensor_rows import sorted_batch
+from .tensor_rows import sorted_batch, take_rows
 from .trust_region import BatchedTrustRegion, MinimizerResult
 
 
@@ -157,7 +163,9 @@ class Reconstructor:
         )
         self.num_doms = num_doms if num_doms is not None else _num_doms_of(source)
         self._engines: dict = {}
+        self._evaluator: RowEvaluator | None = None
         self._covariance: CovarianceEstimator | None = None
+        self._charge_graph = None
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -177,24 +185,30 @@ class Reconstructor:
                 f"the batch has {batch.num_doms} DOMs, the reconstructor {self.num_doms}"
             )
 
+    @property
+    def evaluator(self) -> RowEvaluator:
+        """The one traced loss-and-gradient function every minimiser uses."""
+        if self._evaluator is None:
+            if self.num_doms is None:
+                raise ReconstructionError("num_doms unknown: pass num_doms or fit a batch first")
+            self._evaluator = RowEvaluator(
+                self.objective,
+                self.space,
+                self._signature(self.num_doms),
+                self.settings.trust_region.max_rows_per_call,
+            )
+        return self._evaluator
+
     def minimizer(self, interface: str | None = None):
         """The minimiser of ``interface`` ("batched" or "scipy"; default: the settings')."""
         interface = interface or self.settings.interface
-        if self.num_doms is None:
-            raise ReconstructionError("num_doms unknown: pass num_doms or fit a batch first")
         if interface not in self._engines:
-            signature = self._signature(self.num_doms)
             s = self.settings
             if interface == "batched":
-                engine = BatchedTrustRegion(self.objective, self.space, s.trust_region, signature)
+                engine = BatchedTrustRegion(self.evaluator, self.space, s.trust_region)
             elif interface == "scipy":
                 engine = ScipyMinimizer(
-                    self.objective,
-                    self.space,
-                    s.scipy_method,
-                    s.scipy_options,
-                    s.scipy_mode,
-                    signature,
+                    self.evaluator, self.space, s.scipy_method, s.scipy_options, s.scipy_mode
                 )
             else:
                 raise ReconstructionError(f"unknown optimizer interface {interface!r}")
@@ -203,42 +217,93 @@ class Reconstructor:
 
     def covariance_estimator(self) -> CovarianceEstimator:
         if self._covariance is None:
-            if self.num_doms is None:
-                raise ReconstructionError("num_doms unknown: pass num_doms or fit a batch first")
             self._covariance = CovarianceEstimator(
-                self.objective,
-                self.space,
-                self._signature(self.num_doms),
-                self.settings.trust_region.hessian_method,
-                self.settings.trust_region.hessian_step,
+                self.evaluator, self.space, self.settings.trust_region.hessian_step
             )
         return self._covariance
 
-    def warm_up(self, seed_parameters: np.ndarray | None = None, covariance: bool = False) -> float:
-        """Trace and run every graph once on a one-event synthetic batch; returns seconds.
+    def warm_up(self, seed_parameters: np.ndarray | None = None) -> float:
+        """Trace and run the graphs once on a one-event synthetic batch; returns seconds.
+
+        The first call of a traced graph is run with TensorFlow's graph optimiser off
+        (:func:`~egenerator.reco.objective.graph_optimizer_disabled`, setting
+        ``skip_graph_optimization``): for large sources it costs more than it saves.
 
         Parameters
         ----------
         seed_parameters : [P], optional
-            Hypothesis of the synthetic event (default: 1 for every parameter, time 1000 ns).
-        covariance : bool
-            Also warm up the separate covariance graph (the batched minimiser's own Hessians
-            usually serve; it is needed for scipy fits and unconverged events).
+            Hypothesis of the synthetic event (default: 1 for every parameter, time 1000 ns,
+            energy 1000 GeV).
         """
         if self.num_doms is None:
             raise ReconstructionError("warm_up needs num_doms (pass it or give a source)")
         start = time.perf_counter()
         batch = synthetic_batch(self.num_doms, self.num_parameters)
-        seeds = np.ones((1, 1, self.num_parameters))
+        hypothesis = np.ones((1, self.num_parameters))
         if seed_parameters is not None:
-            seeds[0, 0] = np.asarray(seed_parameters, dtype=np.float64)
+            hypothesis[0] = np.asarray(seed_parameters, dtype=np.float64)
         else:
-            seeds[0, 0, self.space.time_mask] = 1000.0
-            seeds[0, 0, self.space.log_mask] = 1000.0
-        self.fit(batch, seeds)
-        if covariance:
-            self.covariance(batch, seeds[:, 0], reuse=False)
+            hypothesis[0, self.space.time_mask] = 1000.0
+            hypothesis[0, self.space.log_mask] = 1000.0
+        with graph_optimizer_disabled(self.settings.skip_graph_optimization):
+            self.loss(batch, hypothesis)
+            if self.source is not None:
+                self.expected_charges(batch, hypothesis[:, None, :])
         return time.perf_counter() - start
+
+    def expected_charges(self, batch: EventBatch, hypotheses: np.ndarray) -> np.ndarray:
+        """Expected observed charge [B, K, D] of hypotheses [B, K, P] (source needed; the
+        events' exclusion windows apply, their pulses are not used)."""
+        if self.source is None:
+            raise ReconstructionError("expected_charges needs a source")
+        self._check_doms(batch)
+        if self._charge_graph is None:
+            source = self.source
+            dtype = source_parameter_dtype(source)
+
+            def graph(tensors, rows, params):
+                tensors = take_rows(tensors, rows)
+                cast = tf.cast(params, dtype)
+                inputs = dict(tensors)
+                inputs["parameters"] = cast
+                res = (
+                    source(cast, inputs, with_nested=False)
+                    if _takes_nested(source)
+                    else (source(cast, inputs))
+                )
+                mu = tf.cast(res["dom_charges"], tf.float64)
+                return mu * (1.0 - tf.cast(res["dom_cdf_exclusion"], tf.float64))
+
+            self._charge_graph = tf.function(
+                graph,
+                autograph=False,
+                input_signature=(
+                    self._signature(self.num_doms),
+                    tf.TensorSpec([None], tf.int64),
+                    tf.TensorSpec([None, self.num_parameters], tf.float64),
+                ),
+            )
+        hypotheses = np.asarray(hypotheses, dtype=np.float64)
+        b, k, p = hypotheses.shape
+        fields = sorted_batch(batch).as_dict()
+        empty = {
+            "pulse_charge_pe": np.zeros(0),
+            "pulse_time_ns": np.zeros(0),
+            "pulse_event": np.zeros(0, np.int64),
+            "pulse_dom": np.zeros(0, np.int64),
+        }
+        fields.update(empty)
+        tensors = self._tensors(EventBatch(**fields))
+        rows = np.repeat(np.arange(b), k)
+        flat = hypotheses.reshape(-1, p)
+        chunk = max(1, self.settings.trust_region.max_rows_per_call)
+        out = [
+            self._charge_graph(
+                tensors, tf.constant(rows[i : i + chunk]), tf.constant(flat[i : i + chunk])
+            ).numpy()
+            for i in range(0, len(rows), chunk)
+        ]
+        return np.concatenate(out).reshape(b, k, -1) if out else np.zeros((b, k, self.num_doms))
 
     # ------------------------------------------------------------------ fitting
     def _tensors(self, batch: EventBatch) -> dict:
@@ -339,31 +404,14 @@ class Reconstructor:
         )
 
     def loss(self, batch: EventBatch, parameters: np.ndarray) -> np.ndarray:
-        """Loss [B] of each event at parameters [B, P] (or [B, S, P] -> [B, S])."""
+        """Loss [B] of each event at parameters [B, P] (or [B, K, P] -> [B, K])."""
         self._check_doms(batch)
         parameters = np.asarray(parameters, dtype=np.float64)
         shape = parameters.shape[:-1]
         flat = parameters.reshape(-1, self.num_parameters)
         rows = np.repeat(np.arange(batch.num_events), flat.shape[0] // max(batch.num_events, 1))
-        if not hasattr(self, "_loss_graph"):
-            from .tensor_rows import take_rows
-
-            def graph(tensors, rows, params):
-                return self.objective(params, take_rows(tensors, rows))
-
-            self._loss_graph = tf.function(
-                graph,
-                autograph=False,
-                input_signature=(
-                    self._signature(self.num_doms),
-                    tf.TensorSpec([None], tf.int64),
-                    tf.TensorSpec([None, self.num_parameters], tf.float64),
-                ),
-            )
-        out = self._loss_graph(
-            self._tensors(sorted_batch(batch)), tf.constant(rows), tf.constant(flat)
-        )
-        return out.numpy().reshape(shape)
+        loss, _ = self.evaluator(self._tensors(sorted_batch(batch)), rows, flat)
+        return loss.reshape(shape)
 
     def covariance(
         self, batch: EventBatch, fit: FitResult | np.ndarray, reuse: bool = True
@@ -400,6 +448,15 @@ class Reconstructor:
         out.covariance[~ok] = np.nan
         out.runtime_s = time.perf_counter() - start_time
         return out
+
+
+def _takes_nested(source) -> bool:
+    import inspect
+
+    try:
+        return "with_nested" in inspect.signature(source.__call__).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def synthetic_batch(num_doms: int, num_parameters: int) -> EventBatch:

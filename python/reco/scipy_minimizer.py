@@ -16,10 +16,9 @@ import numpy as np
 import scipy.optimize
 import tensorflow as tf
 
-from .objective import Objective, value_and_gradient
+from .objective import RowEvaluator
 from .parameter_space import ParameterSpace, direction_vector
 from .status import FitStatus
-from .tensor_rows import take_rows
 from .trust_region import MinimizerResult
 
 RECENTER_ANGLE_RAD = 0.5
@@ -28,60 +27,38 @@ DEFAULT_OPTIONS = {"maxiter": 1000}
 
 
 class ScipyMinimizer:
-    """Minimises rows with scipy (one traced value-and-gradient function serves all calls).
+    """Minimises rows with scipy, using the shared traced value-and-gradient function.
 
     Parameters
     ----------
-    objective : Objective
+    evaluator : RowEvaluator
     space : ParameterSpace
     method : str
         ``scipy.optimize.minimize`` method.
     options : dict
         Its options (default ``{"maxiter": 1000}``).
     mode : {"per_event", "joint"}
-    signature : dict of tf.TensorSpec
-        Batch-tensor signature (without ``parameters``).
     """
 
     def __init__(
         self,
-        objective: Objective,
+        evaluator: RowEvaluator,
         space: ParameterSpace,
         method: str,
         options: dict,
         mode: str,
-        signature: dict,
     ) -> None:
-        self.objective = objective
+        self.evaluator = evaluator
         self.space = space
         self.method = method
         self.options = dict(DEFAULT_OPTIONS, **(options or {}))
         self.mode = mode
-        p = space.num_parameters
-        matrix = tf.TensorSpec([None, p], tf.float64)
-        self._value_and_gradient = tf.function(
-            self._value_and_gradient_graph,
-            autograph=False,
-            input_signature=(
-                signature,
-                tf.TensorSpec([None], tf.int64),
-                matrix,
-                matrix,
-                matrix,
-                matrix,
-            ),
-        )
         self._bounded = method.lower() in _BOUNDED_METHODS
 
-    def _value_and_gradient_graph(self, tensors, rows, center, u, lower, upper):
-        tensors = take_rows(tensors, rows)
-        if self._bounded:
-            return value_and_gradient(self.objective, self.space, center, u, tensors)
-        with tf.GradientTape() as tape:
-            tape.watch(u)
-            physical = self.space.project(self.space.to_physical(center, u), lower, upper)
-            loss = self.objective(physical, tensors)
-        return loss, tape.gradient(loss, u)
+    def _value_and_gradient(self, tensors, rows, center, u, lower, upper):
+        if self._bounded:  # box bounds keep the offsets inside: no projection needed
+            return self.evaluator(tensors, rows, center, u)
+        return self.evaluator(tensors, rows, center, u, lower, upper)
 
     def _physical(self, center, u, lower, upper) -> np.ndarray:
         physical = self.space.to_physical(tf.constant(center), tf.constant(u))
@@ -112,8 +89,8 @@ class ScipyMinimizer:
         r = len(rows)
         nfree = int(free.sum())
         box = self._box(center, lower, upper)
-        tf_rows = tf.constant(np.asarray(rows, dtype=np.int64))
-        tf_center, tf_low, tf_high = (tf.constant(v) for v in (center, lower, upper))
+        tf_rows = np.asarray(rows, dtype=np.int64)
+        tf_center, tf_low, tf_high = center, lower, upper
 
         def full_u(x_free: np.ndarray, count: int) -> np.ndarray:
             u = np.zeros((count, sp.num_parameters))
@@ -125,9 +102,9 @@ class ScipyMinimizer:
 
             def fun(x):
                 loss, grad = self._value_and_gradient(
-                    tensors, sel_rows, sel_center, tf.constant(full_u(x, count)), sel_low, sel_high
+                    tensors, sel_rows, sel_center, full_u(x, count), sel_low, sel_high
                 )
-                loss, grad = loss.numpy(), grad.numpy()[:, free]
+                grad = grad[:, free]
                 total = float(np.sum(loss))
                 if not np.isfinite(total) or not np.all(np.isfinite(grad)):
                     return np.inf, np.zeros(count * nfree)
@@ -181,15 +158,7 @@ class ScipyMinimizer:
         start = np.where(sp.free_mask, np.clip(start, lower, upper), start)
         r = len(rows)
         zeros = np.zeros_like(start)
-        loss0, _ = self._value_and_gradient(
-            tensors,
-            tf.constant(rows),
-            tf.constant(start),
-            tf.constant(zeros),
-            tf.constant(lower),
-            tf.constant(upper),
-        )
-        loss0 = loss0.numpy()
+        loss0, _ = self._value_and_gradient(tensors, rows, start, zeros, lower, upper)
         finite = np.isfinite(loss0)
         x = start.copy()
         ok = np.zeros(r, dtype=bool)
@@ -228,15 +197,7 @@ class ScipyMinimizer:
             x[todo] = result
             ok[todo] = ok_t
             nit[todo] = nit_t
-        loss, _ = self._value_and_gradient(
-            tensors,
-            tf.constant(rows),
-            tf.constant(x),
-            tf.constant(zeros),
-            tf.constant(lower),
-            tf.constant(upper),
-        )
-        loss = loss.numpy()
+        loss, _ = self._value_and_gradient(tensors, rows, x, zeros, lower, upper)
         status = np.where(ok, int(FitStatus.OK), int(FitStatus.FAILED_MINIMIZATION))
         status = np.where(np.isfinite(loss) & finite, status, int(FitStatus.NAN)).astype(np.int32)
         return MinimizerResult(

@@ -15,7 +15,6 @@ import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from ..data.batch import EventBatch
 from ..data.event_matching import lookup
@@ -190,7 +189,6 @@ class FirstGuessSeeder:
                 f"first-guess seeds need x, y, z, zenith, azimuth, energy and time parameters; "
                 f"the model has {list(names)}"
             )
-        self._charge_graph = None
 
     # ------------------------------------------------------------------ pieces
     def vertex_and_time(self, batch: EventBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -239,73 +237,42 @@ class FirstGuessSeeder:
         out[:, :, ix["energy"]] = energy
         return out
 
-    def _expected_total_charge(self, batch: EventBatch, hypotheses: np.ndarray) -> np.ndarray:
-        """Expected observed charge [B, K] on valid DOMs (source needed)."""
-        from ..data.tensors import batch_to_tensors
-        from .objective import source_parameter_dtype
-        from .tensor_rows import sorted_batch, take_rows
-
-        source = self.reco.source
-        dtype = source_parameter_dtype(source)
-        if self._charge_graph is None:
-
-            def graph(tensors, rows, params):
-                tensors = take_rows(tensors, rows)
-                cast = tf.cast(params, dtype)
-                inputs = dict(tensors)
-                inputs["parameters"] = cast
-                res = source(cast, inputs)
-                mu = tf.cast(res["dom_charges"], tf.float64) * (
-                    1.0 - tf.cast(res["dom_cdf_exclusion"], tf.float64)
-                )
-                valid = tf.cast(tensors["dom_valid"], tf.float64)
-                return tf.reduce_sum(mu * valid, axis=1)
-
-            self._charge_graph = tf.function(
-                graph,
-                autograph=False,
-                input_signature=(
-                    self.reco._signature(self.reco.num_doms),
-                    tf.TensorSpec([None], tf.int64),
-                    tf.TensorSpec([None, len(self.reco.parameter_names)], tf.float64),
-                ),
-            )
-        b, k, p = hypotheses.shape
-        tensors = batch_to_tensors(sorted_batch(batch), tf.float64)
-        tensors.pop("parameters")
-        rows = np.repeat(np.arange(b), k)
-        out = self._charge_graph(tensors, tf.constant(rows), tf.constant(hypotheses.reshape(-1, p)))
-        return out.numpy().reshape(b, k)
-
     def seeds(self, batch: EventBatch) -> np.ndarray:
-        """Seeds [B, num_seeds, P] (rows of events without charge are NaN)."""
+        """Seeds [B, num_seeds, P] (rows of events without charge are NaN).
+
+        With a source: for every scanned direction the expected charge per DOM is evaluated at
+        two energies (it is linear in E plus noise: ``mu(E) = mu1 + (E - E1) (mu2 - mu1) /
+        (E2 - E1)``), the energy is matched to the observed total charge, and the directions are
+        ranked by the Poisson likelihood of the DOM charges. Without a source the full loss is
+        scanned over energies (half decades) and directions.
+        """
         self.reco._check_doms(batch)
         b = batch.num_events
         vertex, time = self.vertex_and_time(batch)
         zen, az = fibonacci_directions(self.num_directions)
         zenith = np.repeat(zen[None], b, axis=0)
         azimuth = np.repeat(az[None], b, axis=0)
-        observed = np.sum(np.where(batch.dom_valid, batch.dom_charge, 0.0), axis=1)
+        valid = np.asarray(batch.dom_valid, dtype=np.float64)
+        charge = np.where(batch.dom_valid, batch.dom_charge, 0.0)
+        observed = charge.sum(axis=1)
         e_low, e_high = self.energy_range_gev
-        if self.reco.source is not None and callable(self.reco.source):
-            # linear model of the expected charge: q(E) = a E + n (n: noise)
+        if self.reco.source is not None:
             e1, e2 = 1e3, 1e5
-            q1 = self._expected_total_charge(
+            mu1 = self.reco.expected_charges(
                 batch, self._hypotheses(vertex, time, zenith, azimuth, np.full_like(zenith, e1))
             )
-            q2 = self._expected_total_charge(
+            mu2 = self.reco.expected_charges(
                 batch, self._hypotheses(vertex, time, zenith, azimuth, np.full_like(zenith, e2))
             )
-            slope = (q2 - q1) / (e2 - e1)
-            noise = q1 - slope * e1
+            slope = (mu2 - mu1) / (e2 - e1)  # [B, K, D]
+            q1 = np.einsum("bkd,bd->bk", mu1, valid)
+            q_slope = np.einsum("bkd,bd->bk", slope, valid)
             with np.errstate(all="ignore"):
-                energy = (observed[:, None] - noise) / slope
-            energy = np.where(np.isfinite(energy), energy, e_low)
-            energy = np.clip(energy, e_low, e_high)
-            hyp = self._hypotheses(vertex, time, zenith, azimuth, energy)
-            losses = self.reco.loss(batch, hyp)
+                energy = e1 + (observed[:, None] - q1) / q_slope
+            energy = np.clip(np.where(np.isfinite(energy), energy, e_low), e_low, e_high)
+            mu = np.maximum(mu1 + (energy - e1)[:, :, None] * slope, 1e-300)
+            losses = np.einsum("bkd,bd->bk", mu - charge[:, None, :] * np.log(mu), valid)
         else:
-            # likelihood scan over energy (half decades) for every direction
             grid = 10.0 ** np.arange(np.log10(e_low), np.log10(e_high) + 1e-9, 0.5)
             n_e = grid.size
             zen_e = np.repeat(zenith, n_e, axis=1)
@@ -316,10 +283,9 @@ class FirstGuessSeeder:
             best_e = np.argmin(scan, axis=2)
             energy = grid[best_e]
             losses = np.take_along_axis(scan, best_e[:, :, None], axis=2)[:, :, 0]
-            hyp = self._hypotheses(vertex, time, zenith, azimuth, energy)
+        hyp = self._hypotheses(vertex, time, zenith, azimuth, energy)
         losses = np.where(np.isfinite(losses), losses, np.inf)
         order = np.argsort(losses, axis=1, kind="stable")[:, : self.num_seeds]
         best = np.take_along_axis(hyp, order[:, :, None], axis=1)
-        has_charge = observed > 0
-        best[~has_charge] = np.nan
+        best[~(observed > 0)] = np.nan
         return best

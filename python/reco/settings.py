@@ -44,12 +44,10 @@ class TrustRegionSettings:
         Trust-region radius in normalised units (one unit = the parameter's scale).
     accept_ratio : float
         A step is accepted when actual / predicted decrease exceeds this.
-    hessian_method : {"fd", "pfor", "loop"}
-        How the batched Hessian is formed (:func:`egenerator.reco.objective.value_gradient_hessian`):
-        central differences of autodiff gradients (fast to trace), or exactly with
-        ``tape.batch_jacobian`` vectorised with pfor / in a loop.
+    max_rows_per_call : int
+        Rows (events x seeds x finite-difference copies) evaluated per graph call at most.
     hessian_step : float
-        Step of the ``"fd"`` method in normalised units (0.01 = 10 cm, 1 mrad, 0.2 ns, 0.1 %
+        Step of the finite-difference Hessian (central differences of autodiff gradients) in normalised units (0.01 = 10 cm, 1 mrad, 0.2 ns, 0.1 %
         in energy with the default scales).
     """
 
@@ -60,7 +58,7 @@ class TrustRegionSettings:
     max_radius: float = 1000.0
     min_radius: float = 1e-7
     accept_ratio: float = 1e-3
-    hessian_method: str = "fd"
+    max_rows_per_call: int = 4096
     hessian_step: float = 1e-2
 
     def __post_init__(self) -> None:
@@ -80,10 +78,10 @@ class TrustRegionSettings:
                 raise RecoSettingsError(
                     f"tf_optimizer_settings.{name} must be > 0, got {getattr(self, name)}"
                 )
-        if self.hessian_method not in ("fd", "pfor", "loop"):
+        if int(self.max_rows_per_call) < 1:
             raise RecoSettingsError(
-                "tf_optimizer_settings.hessian_method must be 'fd', 'pfor' or 'loop', got "
-                f"{self.hessian_method!r}"
+                "tf_optimizer_settings.max_rows_per_call must be >= 1, got "
+                f"{self.max_rows_per_call}"
             )
 
 
@@ -114,6 +112,9 @@ class RecoSettings:
     calculate_covariance_matrix, calculate_goodness_of_fit, estimate_angular_uncertainty : bool
     num_pseudo_events : int
         Pseudo-events per event for the goodness of fit.
+    skip_graph_optimization : bool
+        Run the first call of each traced graph (at warm-up) without TensorFlow's grappler
+        optimiser (see :func:`egenerator.reco.objective.graph_optimizer_disabled`).
     """
 
     interface: str = "batched"
@@ -131,6 +132,7 @@ class RecoSettings:
     calculate_goodness_of_fit: bool = False
     estimate_angular_uncertainty: bool = False
     num_pseudo_events: int = 20
+    skip_graph_optimization: bool = True
 
     def __post_init__(self) -> None:
         if self.interface not in INTERFACE_ALIASES:
@@ -195,6 +197,7 @@ class RecoSettings:
             "calculate_covariance_matrix",
             "calculate_goodness_of_fit",
             "estimate_angular_uncertainty",
+            "skip_graph_optimization",
         ):
             if rs.get(key) is not None:
                 kwargs[key] = bool(rs[key])

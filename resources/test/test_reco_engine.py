@@ -242,14 +242,12 @@ def test_trust_region_subproblem_vs_brute_force(case):
     g = rng.normal(size=p)
     newton = -np.linalg.solve(h, g)
     radius = 2.0 * np.linalg.norm(newton) if case == "inside" else 0.3
-    step, dec = solve_trust_region(
-        tf.constant(g[None]), tf.constant(h[None]), tf.constant([radius], tf.float64)
-    )
-    step = step.numpy()[0]
+    step, dec = solve_trust_region(g[None], h[None], np.array([radius]))
+    step = step[0]
     assert np.linalg.norm(step) <= radius * (1 + 1e-9)
     if case == "inside":
         np.testing.assert_allclose(step, newton, rtol=1e-10)
-        np.testing.assert_allclose(dec.numpy()[0], 0.5 * g @ np.linalg.solve(h, g), rtol=1e-12)
+        np.testing.assert_allclose(dec[0], 0.5 * g @ np.linalg.solve(h, g), rtol=1e-12)
     # brute force: no point of the ball has a lower model value
     dirs = rng.normal(size=(20000, p))
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
