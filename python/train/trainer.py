@@ -19,9 +19,11 @@ Manager folder layout (``model_manager_settings.config.manager_dir``)::
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +109,7 @@ class TrainingResult:
     last_checkpoint: str | None
     initial_validation_loss: float | None = None
     trace_count: int = 0
+    median_step_time_s: float | None = None
 
 
 def _to_python(values: Mapping[str, tf.Tensor]) -> dict[str, Any]:
@@ -146,8 +149,6 @@ class Trainer:
         manager_dir: str | os.PathLike,
         config: Mapping[str, Any] | None = None,
     ):
-        if settings.deterministic:
-            tf.config.experimental.enable_op_determinism()
         self.model = model
         self.loss_module = loss_module
         self.optimizer = optimizer
@@ -268,6 +269,10 @@ class Trainer:
         term_names : sequence of str, optional
             Loss-term names for the log columns (default: taken from the first step).
         """
+        with op_determinism(self.settings.deterministic):
+            return self._fit(make_batches, validation_batches, num_steps, progress, term_names)
+
+    def _fit(self, make_batches, validation_batches, num_steps, progress, term_names):
         settings = self.settings
         target = settings.num_training_iterations if num_steps is None else int(num_steps)
         if settings.restore:
@@ -302,10 +307,12 @@ class Trainer:
         log = None
         bar = None
         initial_validation = None
+        initial_learning_rate = self._learning_rate()
         if start_step == 0 and validation_batches:
             initial_validation = self.validate(validation_batches)
             result.initial_validation_loss = initial_validation["loss"]
         batches = make_batches(self.batches_consumed)
+        step_times: deque[float] = deque(maxlen=1000)  # the latest steps (first excluded below)
         events = 0
         window: list[dict[str, float]] = []
         last_validation = None
@@ -320,7 +327,9 @@ class Trainer:
                         f"step {step} of {target}; use pick_random_files_forever or more data"
                     ) from None
                 self.batches_consumed += 1
+                t_step = time.perf_counter()
                 out = _to_python(self.train_step(batch))
+                step_times.append(time.perf_counter() - t_step)
                 self.step = step
                 if result.time_to_first_step_s is None:
                     result.time_to_first_step_s = time.perf_counter() - self._t_start
@@ -338,7 +347,7 @@ class Trainer:
                         self.manager_dir / "logs", names, resume_step=start_step or None
                     )
                     if initial_validation is not None:
-                        log.write(0, 0.0, self._learning_rate(), None, 0, initial_validation)
+                        log.write(0, 0.0, initial_learning_rate, None, 0, initial_validation)
                 validation = None
                 if step % settings.validation_frequency == 0 or step == target:
                     validation = self.validate(validation_batches)
@@ -395,10 +404,32 @@ class Trainer:
         result.best_validation_loss = self.best_validation_loss
         result.wall_time_s = wall
         result.trace_count = int(self.train_step.experimental_get_tracing_count())
+        if steps_run > 1:
+            latest = list(step_times)[1:] if steps_run <= len(step_times) else list(step_times)
+            result.median_step_time_s = float(np.median(latest))
         if steps_run > 1 and loop_time > 0:
             result.steps_per_s = (steps_run - 1) / loop_time
             result.events_per_s = (events - events_at_loop) / loop_time
         return result
+
+
+@contextlib.contextmanager
+def op_determinism(enabled: bool):
+    """Turn TensorFlow op determinism on for a block and back off afterwards.
+
+    Determinism is process-wide; switching it back keeps it from leaking into code that runs
+    after training in the same process (it makes unseeded random ops raise, for example).
+    """
+    from tensorflow.python.framework import config as tf_config
+
+    before = tf_config.is_op_determinism_enabled()
+    if enabled and not before:
+        tf.config.experimental.enable_op_determinism()
+    try:
+        yield
+    finally:
+        if enabled and not before:
+            tf_config.disable_op_determinism()
 
 
 def _window_mean(window: list[dict[str, float]]) -> dict[str, float] | None:
