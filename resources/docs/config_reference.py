@@ -1,33 +1,42 @@
 #!/usr/bin/env python3
-"""Print the config key reference of user_guide.md, generated from the schema's descriptions.
+"""Print the generated reference tables of user_guide.md.
 
 Usage (from the repository root)::
 
-    .venv/bin/python resources/docs/config_reference.py            # print the table
+    .venv/bin/python resources/docs/config_reference.py            # print the tables
     .venv/bin/python resources/docs/config_reference.py --write    # update user_guide.md
 
-The table is committed inside ``resources/docs/user_guide.md`` between the markers
-``<!-- BEGIN config-reference -->`` and ``<!-- END config-reference -->``;
-``resources/test/test_docs.py`` checks that it matches what this script generates.
-The four data iterators (training, trafo, validation, test) share their keys, so they are shown
-once as ``data_iterator_settings.<iterator>.KEY`` with the defaults that differ spelled out.
+Two tables are committed inside ``resources/docs/user_guide.md`` between markers:
+
+- ``config-reference``: every config key with type, default and the one-line description of
+  the schema (``egenerator.config.schema``). The four data iterators (training, trafo,
+  validation, test) share their keys, so they are shown once as
+  ``data_iterator_settings.<iterator>.KEY`` with the defaults that differ spelled out.
+- ``module-parameters``: the parameters of the I3Module ``EventGeneratorReconstruction``
+  (``PARAMETERS`` of ``python/icetray/reconstruction_module.py``), read from the source with
+  ``ast`` so that neither IceTray nor TensorFlow is needed.
+
+``resources/test/test_docs.py`` checks that both match what this script generates.
 """
 
 from __future__ import annotations
 
+import ast
+import re
 import sys
 from pathlib import Path
 
-BEGIN = "<!-- BEGIN config-reference -->"
-END = "<!-- END config-reference -->"
-USER_GUIDE = Path(__file__).resolve().parent / "user_guide.md"
+DOCS = Path(__file__).resolve().parent
+USER_GUIDE = DOCS / "user_guide.md"
+MODULE_SOURCE = DOCS.parents[1] / "python" / "icetray" / "reconstruction_module.py"
 ITERATORS = ("training", "trafo", "validation", "test")
 _ITERATOR_PREFIX = "data_iterator_settings."
 
 
 def _cell(text: str) -> str:
-    """Markdown-safe table cell: no pipes, no accidental bold from ``__``."""
-    return text.replace("|", "\\|").replace("__", "\\_\\_")
+    """Markdown-safe table cell: no pipes, no accidental bold from ``__``, no ``<tag>``."""
+    text = text.replace("|", "\\|").replace("__", "\\_\\_")
+    return re.sub(r"<(?=[A-Za-z/!])", "&lt;", text)
 
 
 def _merge_iterators(rows: list[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str]]:
@@ -67,7 +76,7 @@ def _merge_iterators(rows: list[tuple[str, str, str, str]]) -> list[tuple[str, s
 
 
 def config_reference_markdown() -> str:
-    """The key reference as a markdown table (what user_guide.md holds between the markers)."""
+    """The config key reference as a markdown table."""
     from egenerator.config.schema import describe_schema
 
     lines = ["| key | type | default | description |", "|---|---|---|---|"]
@@ -76,21 +85,76 @@ def config_reference_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_in_guide(text: str, table: str) -> str:
-    """``text`` with the part between the markers replaced by ``table``."""
-    start = text.index(BEGIN) + len(BEGIN)
-    stop = text.index(END)
+def _default_text(node: ast.expr) -> str:
+    """A parameter default as text: literals evaluated, constants of egenerator looked up."""
+    try:
+        return repr(ast.literal_eval(node))
+    except ValueError:
+        pass
+    if isinstance(node, ast.Name):
+        import importlib
+
+        for module in ("egenerator.icetray.frame_conversion", "egenerator.icetray.exclusions"):
+            value = getattr(importlib.import_module(module), node.id, None)
+            if value is not None:
+                return repr(value)
+    return ast.unparse(node)
+
+
+def module_parameters(path: Path = MODULE_SOURCE) -> list[tuple[str, str, str]]:
+    """(name, default, description) of ``PARAMETERS`` in the module source (empty if absent)."""
+    if not path.is_file():
+        return []
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        targets = getattr(node, "targets", None) or [getattr(node, "target", None)]
+        if any(isinstance(t, ast.Name) and t.id == "PARAMETERS" for t in targets if t):
+            rows = []
+            for item in node.value.elts:
+                name, doc, default = item.elts
+                rows.append((ast.literal_eval(name), _default_text(default), ast.literal_eval(doc)))
+            return rows
+    raise ValueError(f"{path}: no PARAMETERS tuple found")
+
+
+def module_parameters_markdown(path: Path = MODULE_SOURCE) -> str:
+    """The parameters of EventGeneratorReconstruction as a markdown table."""
+    lines = ["| parameter | default | description |", "|---|---|---|"]
+    for name, default, doc in module_parameters(path):
+        lines.append(f"| `{name}` | {_cell(default)} | {_cell(doc)} |")
+    return "\n".join(lines) + "\n"
+
+
+#: marker name -> generator of the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->``
+TABLES = {
+    "config-reference": config_reference_markdown,
+    "module-parameters": module_parameters_markdown,
+}
+
+
+def replace_in_guide(text: str, name: str, table: str) -> str:
+    """``text`` with the part between the markers of ``name`` replaced by ``table``."""
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    start = text.index(begin) + len(begin)
+    stop = text.index(end)
     return text[:start] + "\n" + table + text[stop:]
 
 
+def updated_guide(text: str) -> str:
+    """``text`` (user_guide.md) with every generated table regenerated."""
+    for name, generate in TABLES.items():
+        text = replace_in_guide(text, name, generate())
+    return text
+
+
 def main(argv: list[str]) -> int:
-    table = config_reference_markdown()
     if "--write" in argv:
         text = USER_GUIDE.read_text(encoding="utf-8")
-        USER_GUIDE.write_text(replace_in_guide(text, table), encoding="utf-8")
+        USER_GUIDE.write_text(updated_guide(text), encoding="utf-8")
         print(f"updated {USER_GUIDE}")
     else:
-        sys.stdout.write(table)
+        for name, generate in TABLES.items():
+            sys.stdout.write(f"<!-- {name} -->\n{generate()}\n")
     return 0
 
 
