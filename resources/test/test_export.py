@@ -33,7 +33,7 @@ RESULT_KEYS = ("dom_charges", "dom_charges_variance", "pulse_pdf", "pulse_cdf", 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, small_detector):
-    """Simulate, build the trafo, train 20 steps and export, all through the CLI."""
+    """Simulate, build the trafo, train 10 + 10 (resumed) steps and export, through the CLI."""
     root = tmp_path_factory.mktemp("tiny_export")
     small_detector.to_csv(root / "detector.csv")
     (root / "data").mkdir()
@@ -49,7 +49,8 @@ def trained(tmp_path_factory, small_detector):
     config = root / "config.yaml"
     config.write_text(yaml.safe_dump(raw))
     assert cli_main(["trafo", str(config)]) == 0
-    assert cli_main(["train", str(config), "--steps", "20", "--no-progress"]) == 0
+    assert cli_main(["train", str(config), "--steps", "10", "--no-progress"]) == 0
+    assert cli_main(["train", str(config), "--steps", "20", "--resume", "--no-progress"]) == 0
     out = root / "exported"
     assert cli_main(["export", str(config), "-o", str(out)]) == 0
     return {"root": root, "config": config, "export": out}
@@ -76,6 +77,8 @@ def test_export_layout_and_manifest(trained):
     assert not any(p.name.startswith(".tmp-") for p in out.parent.iterdir())
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["unique_name"] == "exported_tiny"
+    stages = sorted((trained["root"] / "models" / "exported_tiny" / "stages").iterdir())
+    assert [yaml.safe_load(p.read_text())["start_step"] for p in stages] == [0, 10]
     reco = yaml.safe_load((out / "reconstruction.yaml").read_text())
     assert "reconstruction_settings" in reco and "I3ParticleMapping" in reco
 
