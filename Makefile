@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEMO_STEPS ?= 3000
+DEMO_STEPS ?= 2500
 DEMO_DIR ?= demo_output
 
 .PHONY: demo test test-fast bench lint format clean venv

@@ -21,8 +21,8 @@ DEMO_CONFIG_NAME = "cascade_7param_noise_demo.yaml"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", default="demo_output", help="output folder (demo_output)")
-    parser.add_argument("--steps", type=int, default=3000, help="training steps (3000)")
-    parser.add_argument("--train-events", type=int, default=6000, help="training events (6000)")
+    parser.add_argument("--steps", type=int, default=2500, help="training steps (2500)")
+    parser.add_argument("--train-events", type=int, default=2000, help="training events (2000)")
     parser.add_argument("--validation-events", type=int, default=256, help="(256)")
     parser.add_argument("--test-events", type=int, default=64, help="test events (64)")
     parser.add_argument(
@@ -37,7 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", default=None, help=f"config to train (default: the packaged {DEMO_CONFIG_NAME})"
     )
-    parser.add_argument("--batch-size", type=int, default=32, help="events per fit batch (32)")
+    parser.add_argument(
+        "--batch-size", type=int, default=16, help="events per fit batch, model (16)"
+    )
+    parser.add_argument(
+        "--oracle-batch-size",
+        type=int,
+        default=4,
+        help="events per fit batch, oracle (4; its exact time density is memory-hungry)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -196,7 +204,11 @@ def run(args: argparse.Namespace) -> int:
 
     test_file = out / "data" / "test_0.hdf5"
     runs = {}
-    for label, setup_fn in (("model", lambda: model_setup(export_dir)), ("oracle", oracle_setup)):
+    setups = (
+        ("model", lambda: model_setup(export_dir), args.batch_size),
+        ("oracle", oracle_setup, args.oracle_batch_size),
+    )
+    for label, setup_fn, batch_size in setups:
         t = _step(f"5/6 reconstruct the test events with the {label}")
         setup = setup_fn()
         reco_path = out / f"reco_{label}.hdf5"
@@ -207,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
                 setup,
                 [test_file],
                 reco_path,
-                batch_size=args.batch_size,
+                batch_size=batch_size,
                 covariance=True,
                 progress=bar,
             ),
