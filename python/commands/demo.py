@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=2500, help="training steps (2500)")
     parser.add_argument("--train-events", type=int, default=2000, help="training events (2000)")
     parser.add_argument("--validation-events", type=int, default=256, help="(256)")
-    parser.add_argument("--test-events", type=int, default=64, help="test events (64)")
+    parser.add_argument("--test-events", type=int, default=16, help="test events (16)")
     parser.add_argument(
         "--test-energy-range",
         nargs=2,
