@@ -101,14 +101,24 @@ class RowEvaluator:
         Batch-tensor signature (without ``parameters``).
     max_rows : int
         Rows evaluated per call at most (larger requests are split; bounds memory).
+    max_pulses : int
+        Pulses (summed over the rows) evaluated per call at most.
     """
 
     def __init__(
-        self, objective: Objective, space: ParameterSpace, signature: dict, max_rows: int = 4096
+        self,
+        objective: Objective,
+        space: ParameterSpace,
+        signature: dict,
+        max_rows: int = 4096,
+        max_pulses: int = 200_000,
     ) -> None:
         self.objective = objective
         self.space = space
         self.max_rows = int(max_rows)
+        self.max_pulses = int(max_pulses)
+        self._count_key = None
+        self._counts = np.zeros(0, dtype=np.int64)
         p = space.num_parameters
         matrix = tf.TensorSpec([None, p], tf.float64)
         self._function = tf.function(
@@ -169,8 +179,7 @@ class RowEvaluator:
         upper = np.full((n, p), np.inf) if upper is None else np.asarray(upper, np.float64)
         loss = np.empty(n)
         grad = np.empty((n, p))
-        for begin in range(0, n, self.max_rows):
-            sl = slice(begin, min(begin + self.max_rows, n))
+        for sl in self._chunks(tensors, rows):
             out_loss, out_grad = self._function(
                 tensors,
                 tf.constant(rows[sl]),
@@ -185,28 +194,55 @@ class RowEvaluator:
         self.num_rows_evaluated += n
         return loss, grad
 
+    def _chunks(self, tensors: dict, rows: np.ndarray) -> list[slice]:
+        """Consecutive row ranges with at most ``max_rows`` rows and ``max_pulses`` pulses
+        (a single event above the pulse budget gets a call of its own)."""
+        key = tensors["pulse_event"]
+        if self._count_key is not key:  # the reference keeps the id from being reused
+            num_events = int(tensors["dom_charge"].shape[0])
+            events = np.asarray(tensors["pulse_event"]).astype(np.int64)
+            self._counts = np.bincount(events, minlength=num_events)[:num_events]
+            self._count_key = key
+        cost = self._counts[rows]
+        out, begin, n = [], 0, len(rows)
+        while begin < n:
+            total = np.cumsum(cost[begin : begin + self.max_rows])
+            length = max(1, int(np.searchsorted(total, self.max_pulses, side="right")))
+            out.append(slice(begin, begin + length))
+            begin += length
+        return out
+
     def hessian(
         self,
         tensors: dict,
         rows: np.ndarray,
         centers: np.ndarray,
-        step: float = 1e-2,
+        step: float = 0.1,
+        dims: np.ndarray | None = None,
     ) -> np.ndarray:
         """Chart Hessians [n, P, P] at the centres by central differences of the gradient.
 
-        The rows are replicated 2P times (offsets +-step along each normalised axis) and
-        evaluated in one call; the result is symmetrised. Error ~ step^2 relative.
+        The rows are replicated 2F times (offsets +-step along each of the F normalised axes
+        ``dims``, default all P) and evaluated in one call; the result is symmetrised. Rows
+        and columns outside ``dims`` are 0. Error ~ step^2 relative.
         """
         rows = np.asarray(rows, dtype=np.int64)
         centers = np.asarray(centers, dtype=np.float64)
         n, p = centers.shape
-        if n == 0:
-            return np.zeros((0, p, p))
-        offsets = np.concatenate([np.eye(p), -np.eye(p)]) * step  # [2P, P]
-        rep_rows = np.repeat(rows, 2 * p)
-        rep_centers = np.repeat(centers, 2 * p, axis=0)
+        dims = np.arange(p) if dims is None else np.flatnonzero(np.asarray(dims))
+        if dims.dtype == bool:
+            dims = np.flatnonzero(dims)
+        f = dims.size
+        hess = np.zeros((n, p, p))
+        if n == 0 or f == 0:
+            return hess
+        axes = np.eye(p)[dims]  # [F, P]
+        offsets = np.concatenate([axes, -axes]) * step  # [2F, P]
+        rep_rows = np.repeat(rows, 2 * f)
+        rep_centers = np.repeat(centers, 2 * f, axis=0)
         rep_u = np.tile(offsets, (n, 1))
         _, grad = self(tensors, rep_rows, rep_centers, rep_u)
-        grad = grad.reshape(n, 2, p, p)
-        hess = (grad[:, 0] - grad[:, 1]) / (2.0 * step)
-        return 0.5 * (hess + np.swapaxes(hess, 1, 2))
+        grad = grad.reshape(n, 2, f, p)[:, :, :, dims]
+        block = (grad[:, 0] - grad[:, 1]) / (2.0 * step)
+        hess[:, dims[:, None], dims[None, :]] = 0.5 * (block + np.swapaxes(block, 1, 2))
+        return hess

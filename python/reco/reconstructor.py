@@ -196,6 +196,7 @@ class Reconstructor:
                 self.space,
                 self._signature(self.num_doms),
                 self.settings.trust_region.max_rows_per_call,
+                self.settings.trust_region.max_pulses_per_call,
             )
         return self._evaluator
 
@@ -316,6 +317,8 @@ class Reconstructor:
         batch: EventBatch,
         seeds: np.ndarray,
         interface: str | None = None,
+        free: np.ndarray | None = None,
+        max_iterations: int | None = None,
     ) -> FitResult:
         """Fit every event from every seed; keep the lowest loss per event.
 
@@ -327,6 +330,11 @@ class Reconstructor:
             Starting points (physical parameters); rows with a non-finite value are skipped.
         interface : {"batched", "scipy"}, optional
             Override the settings' minimiser.
+        free : [P] bool, optional
+            Batched minimiser only: fit just these parameters this time (e.g. everything but
+            the direction); the others stay at the seed.
+        max_iterations : int, optional
+            Batched minimiser only: override the iteration limit.
         """
         start_time = time.perf_counter()
         self._check_doms(batch)
@@ -360,8 +368,13 @@ class Reconstructor:
             start = seeds[fit_events[rows], which]
             lower, upper = self.space.event_bounds(sub.time_window_ns)
             engine = self.minimizer(interface)
+            extra = {}
+            if free is not None or max_iterations is not None:
+                if not isinstance(engine, BatchedTrustRegion):
+                    raise ReconstructionError("free / max_iterations need the batched minimiser")
+                extra = {"free": free, "max_iterations": max_iterations}
             res: MinimizerResult = engine.minimize(
-                self._tensors(sub), rows, start, lower[rows], upper[rows]
+                self._tensors(sub), rows, start, lower[rows], upper[rows], **extra
             )
             ev = fit_events[rows]
             all_parameters[ev, which] = self.space.normalise_angles(res.parameters)

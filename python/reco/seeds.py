@@ -3,10 +3,12 @@
 - :func:`read_seed_table`: one seed per event from a table of the input file: an I3Particle
   table (``MCCascade``, ``MonopodFit4_PartialExclusion``, a previous egenerator fit: ``x, y, z,
   time, zenith, azimuth, energy``) or a label / I3MapStringDouble table (``cascade_x``, ...).
-- :class:`FirstGuessSeeder`: seeds that need nothing but the pulses: a charge-weighted vertex,
-  a time from the earliest light, an energy from the total charge (calibrated with the source's
-  expected charge, or a likelihood scan), and a coarse scan over directions of which the best
-  few become seeds.
+- :class:`FirstGuessSeeder`: seeds that need nothing but the pulses: a vertex and time fitted to
+  the leading pulse times of the brightest DOMs, an energy from the total charge (calibrated
+  with the source's expected charge, or a likelihood scan), and a coarse scan over directions:
+  for each, vertex, time and energy are refitted with the direction fixed, and the best few by
+  the full likelihood become seeds. (The likelihood is multimodal in direction: fits started
+  from a wrong hemisphere end in local minima, so the scan matters.)
 """
 
 from __future__ import annotations
@@ -129,6 +131,84 @@ def read_seed_table(
     return seeds
 
 
+_EARLY_NS = 10.0
+_LATE_NS = 100.0
+_LATE_WEIGHT = 0.1
+_VERTEX_UNIT_M = 10.0
+_TIME_UNIT_NS = 10.0
+
+
+#: A DOM's leading time is that of the pulse where its cumulative charge reaches
+#: min(LEADING_CHARGE_PE, half the DOM's charge): one early noise pulse (about 1 PE) on a bright
+#: DOM does not count, and the first photons of bright DOMs keep their early times.
+LEADING_CHARGE_PE = 1.5
+
+
+def _leading_times(batch: EventBatch, charge: np.ndarray) -> np.ndarray:
+    """[B, D] leading pulse time per valid DOM (inf where no pulse), pulses of valid DOMs."""
+    event = np.asarray(batch.pulse_event, dtype=np.int64)
+    dom = np.asarray(batch.pulse_dom, dtype=np.int64)
+    time = np.asarray(batch.pulse_time_ns, dtype=np.float64)
+    q = np.asarray(batch.pulse_charge_pe, dtype=np.float64)
+    keep = batch.dom_valid[event, dom] & (q > 0)
+    event, dom, time, q = event[keep], dom[keep], time[keep], q[keep]
+    out = np.full(charge.shape, np.inf)
+    if event.size == 0:
+        return out
+    order = np.lexsort((time, dom, event))
+    event, dom, time, q = event[order], dom[order], time[order], q[order]
+    group = event * charge.shape[1] + dom
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    cum = np.cumsum(q)
+    before = np.repeat(cum[starts] - q[starts], np.diff(np.r_[starts, group.size]))
+    within = cum - before  # cumulative charge inside the DOM
+    total = np.repeat(np.add.reduceat(q, starts), np.diff(np.r_[starts, group.size]))
+    reached = within >= np.minimum(LEADING_CHARGE_PE, 0.5 * total) - 1e-12
+    candidates = np.where(reached, time, np.inf)
+    lead = np.minimum.reduceat(candidates, starts)
+    out[event[starts], dom[starts]] = lead
+    return out
+
+
+def _robust_vertex_time(dom_pos, t_first, use, vertex0, time0):
+    """Fit (vertex, time) of E events to first-pulse times (see vertex_and_time)."""
+    import scipy.optimize
+
+    e = len(vertex0)
+    w = use.astype(np.float64)
+    ratio = _LATE_WEIGHT * (_LATE_NS / _EARLY_NS) ** 2
+
+    def fun(v):
+        v = v.reshape(e, 4)
+        vert = v[:, :3] * _VERTEX_UNIT_M
+        t0 = v[:, 3] * _TIME_UNIT_NS
+        diff = vert[:, None, :] - dom_pos  # [E, k, 3]
+        dist = np.sqrt(np.sum(diff * diff, axis=2) + 1e-6)
+        r = t_first - t0[:, None] - dist / C_ICE_M_PER_NS
+        early = r < 0
+        hub = np.sqrt(1.0 + (r / _LATE_NS) ** 2)
+        hub_early = np.sqrt(1.0 + (r / _EARLY_NS) ** 2)
+        value = np.where(early, 2.0 * (hub_early - 1.0), 2.0 * ratio * (hub - 1.0))
+        dvalue = np.where(
+            early, 2.0 * r / (_EARLY_NS**2 * hub_early), 2.0 * ratio * r / (_LATE_NS**2 * hub)
+        )
+        dvalue = dvalue * w
+        d_t0 = -np.sum(dvalue, axis=1) * _TIME_UNIT_NS
+        d_vert = -np.einsum("ek,ekc->ec", dvalue / dist / C_ICE_M_PER_NS, diff) * _VERTEX_UNIT_M
+        grad = np.concatenate([d_vert, d_t0[:, None]], axis=1)
+        return float(np.sum(value * w)), grad.ravel()
+
+    x0 = np.concatenate([vertex0 / _VERTEX_UNIT_M, time0[:, None] / _TIME_UNIT_NS], axis=1)
+    res = scipy.optimize.minimize(
+        fun, x0.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": 500}
+    )
+    out = res.x.reshape(e, 4)
+    ok = np.all(np.isfinite(out), axis=1)
+    vertex = np.where(ok[:, None], out[:, :3] * _VERTEX_UNIT_M, vertex0)
+    time = np.where(ok, out[:, 3] * _TIME_UNIT_NS, time0)
+    return vertex, time
+
+
 def fibonacci_directions(num: int) -> tuple[np.ndarray, np.ndarray]:
     """``num`` nearly uniform directions (zenith, azimuth) [rad] (Fibonacci sphere)."""
     i = np.arange(num, dtype=np.float64)
@@ -160,7 +240,13 @@ class FirstGuessSeeder:
     num_brightest : int
         DOMs used for the vertex and time.
     default_values : mapping name -> float, optional
-        Values of parameters the first guess does not know (default 0, energy-like 1e3).
+        Values of parameters the first guess does not know (default 0).
+    energy_range_gev : (low, high)
+        Range of the energy estimate.
+    prefit_iterations : int
+        Trust-region iterations of the fit of vertex, time and energy for every scanned
+        direction (direction fixed) before the directions are ranked by the full loss
+        (0: rank by the charge likelihood at the first-guess vertex only).
     """
 
     def __init__(
@@ -169,9 +255,10 @@ class FirstGuessSeeder:
         detector: DetectorTable,
         num_directions: int = 16,
         num_seeds: int = 3,
-        num_brightest: int = 8,
+        num_brightest: int = 20,
         default_values: Mapping[str, float] | None = None,
         energy_range_gev: tuple[float, float] = (1.0, 1e8),
+        prefit_iterations: int = 6,
     ) -> None:
         self.reco = reconstructor
         self.detector = detector
@@ -180,6 +267,7 @@ class FirstGuessSeeder:
         self.num_brightest = int(num_brightest)
         self.default_values = dict(default_values or {})
         self.energy_range_gev = energy_range_gev
+        self.prefit_iterations = int(prefit_iterations)
         names = reconstructor.parameter_names
         self.index = {
             k: _index_of(names, k) for k in ("x", "y", "z", "zenith", "azimuth", "energy", "time")
@@ -192,8 +280,15 @@ class FirstGuessSeeder:
 
     # ------------------------------------------------------------------ pieces
     def vertex_and_time(self, batch: EventBatch) -> tuple[np.ndarray, np.ndarray]:
-        """Charge-weighted vertex [B, 3] of the brightest valid DOMs and a time [B] from the
-        earliest pulses there (first pulse minus the light travel time, median over DOMs)."""
+        """Vertex [B, 3] and time [B] from the first pulses of the brightest valid DOMs.
+
+        Start: the charge-weighted centre of the brightest DOMs and the earliest
+        ``t_first - d / c_ice``; then a robust fit of (vertex, time) to the first-pulse times
+        of the ``num_brightest`` DOMs, with residual ``r = t_first - t0 - d / c_ice`` penalised
+        by a pseudo-Huber loss of scale 10 ns when early (light cannot arrive before the direct
+        path) and 100 times more weakly when late (scattering delays are hundreds of ns). All
+        events are fitted together as one separable L-BFGS problem.
+        """
         b = batch.num_events
         positions = self.detector.positions
         charge = np.where(batch.dom_valid, batch.dom_charge, 0.0)
@@ -203,22 +298,19 @@ class FirstGuessSeeder:
         total = weights.sum(axis=1, keepdims=True)
         safe = np.where(total > 0, total, 1.0)
         vertex = np.einsum("bk,bkc->bc", weights, positions[top]) / safe
-        # first pulse time per (event, DOM)
-        first = np.full(charge.shape, np.inf)
-        valid_pulse = batch.dom_valid[batch.pulse_event, batch.pulse_dom]
-        np.minimum.at(
-            first,
-            (batch.pulse_event[valid_pulse], batch.pulse_dom[valid_pulse]),
-            batch.pulse_time_ns[valid_pulse],
-        )
-        t_first = np.take_along_axis(first, top, axis=1)
+        t_first = np.take_along_axis(_leading_times(batch, charge), top, axis=1)
+        use = (weights > 0) & np.isfinite(t_first)
+        t_first = np.where(use, t_first, 0.0)
         dist = np.linalg.norm(positions[top] - vertex[:, None, :], axis=2)
-        t_vertex = np.where(weights > 0, t_first - dist / C_ICE_M_PER_NS, np.nan)
         with np.errstate(all="ignore"):
-            time = np.nanmedian(np.where(np.isfinite(t_vertex), t_vertex, np.nan), axis=1)
-        fallback = batch.time_window_ns.mean(axis=1)
-        time = np.where(np.isfinite(time), time, fallback)
-        vertex = np.where(total > 0, vertex, 0.0)
+            time = np.min(np.where(use, t_first - dist / C_ICE_M_PER_NS, np.inf), axis=1)
+        has = use.any(axis=1)
+        time = np.where(has, time, batch.time_window_ns.mean(axis=1))
+        vertex = np.where(has[:, None], vertex, 0.0)
+        if has.any():
+            vertex[has], time[has] = _robust_vertex_time(
+                positions[top[has]], t_first[has], use[has], vertex[has], time[has]
+            )
         return vertex, time.reshape(b)
 
     def _hypotheses(self, vertex, time, zenith, azimuth, energy) -> np.ndarray:
@@ -284,6 +376,21 @@ class FirstGuessSeeder:
             energy = grid[best_e]
             losses = np.take_along_axis(scan, best_e[:, :, None], axis=2)[:, :, 0]
         hyp = self._hypotheses(vertex, time, zenith, azimuth, energy)
+        if self.prefit_iterations > 0:
+            # fit vertex, time and energy for every scanned direction (direction fixed), then
+            # rank the directions by the full loss
+            fixed_direction = np.ones(len(self.reco.parameter_names), dtype=bool)
+            fixed_direction[[self.index["zenith"], self.index["azimuth"]]] = False
+            pre = self.reco.fit(
+                batch,
+                hyp,
+                interface="batched",
+                free=fixed_direction,
+                max_iterations=self.prefit_iterations,
+            )
+            ok = np.isfinite(pre.all_losses)
+            hyp = np.where(ok[:, :, None], pre.all_parameters, hyp)
+            losses = np.where(ok, pre.all_losses, np.inf)
         losses = np.where(np.isfinite(losses), losses, np.inf)
         order = np.argsort(losses, axis=1, kind="stable")[:, : self.num_seeds]
         best = np.take_along_axis(hyp, order[:, :, None], axis=1)

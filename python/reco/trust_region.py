@@ -19,6 +19,9 @@ iteration:
    predicted one; only accepted rows get a new Hessian (a second batched call); the radius
    grows or shrinks with that ratio.
 
+A row has also converged when its loss decreased by less than ``stall_tolerance`` over the last
+``stall_iterations`` iterations: at a minimum on a cusp of the likelihood (the oracle's
+Cherenkov peak) the gradient does not vanish and the Newton decrement never becomes small.
 Rows stop unconverged when the radius collapses or the iteration limit is reached (they still
 count as converged below ``loose_tolerance``). The Hessian a row ends with is always the one at
 its final point, so the covariance costs nothing extra.
@@ -29,7 +32,7 @@ the source and the likelihood, runs in the traced graph.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -124,12 +127,14 @@ class BatchedTrustRegion:
         self.evaluator = evaluator
         self.space = space
         self.settings = settings
+        #: set to a list to record every iteration (diagnostics): dicts of numpy arrays
+        self.history: list | None = None
 
-    def _decrement(self, x, grad, hess, lower, upper) -> np.ndarray:
+    def _decrement(self, x, grad, hess, lower, upper, free) -> np.ndarray:
         """Newton decrement over the parameters that may move (inf if not pos. definite)."""
         p = x.shape[1]
         at_bound = ((x <= lower) & (grad > 0)) | ((x >= upper) & (grad < 0))
-        move = (self.space.free_mask[None, :] & ~at_bound).astype(np.float64)
+        move = (free[None, :] & ~at_bound).astype(np.float64)
         hm = np.nan_to_num(hess, nan=0.0) * move[:, :, None] * move[:, None, :]
         hm = hm + np.eye(p) * (1.0 - move)[:, None, :]
         _, dec = solve_trust_region(np.nan_to_num(grad) * move, hm, np.full(len(x), np.inf))
@@ -146,6 +151,8 @@ class BatchedTrustRegion:
         start: np.ndarray,
         lower: np.ndarray,
         upper: np.ndarray,
+        free: np.ndarray | None = None,
+        max_iterations: int | None = None,
     ) -> MinimizerResult:
         """Minimise every row.
 
@@ -157,15 +164,21 @@ class BatchedTrustRegion:
             Event of each row (rows replicate events, e.g. one per seed).
         start, lower, upper : [R, P] float64
             Starting point and physical bounds of each row.
+        free : [P] bool, optional
+            Fit only these parameters (within the space's free ones); others stay fixed.
+        max_iterations : int, optional
+            Override of the settings' iteration limit.
         """
         s = self.settings
+        if max_iterations is not None:
+            s = replace(s, max_iterations=int(max_iterations))
         sp = self.space
         ev = self.evaluator
         rows = np.asarray(rows, dtype=np.int64)
         lower = np.asarray(lower, dtype=np.float64)
         upper = np.asarray(upper, dtype=np.float64)
         r, p = np.shape(start)
-        free = sp.free_mask
+        free = sp.free_mask if free is None else sp.free_mask & np.asarray(free, dtype=bool)
         x = np.asarray(start, dtype=np.float64).copy()
         x[:, free] = np.clip(x[:, free], lower[:, free], upper[:, free])
 
@@ -175,12 +188,15 @@ class BatchedTrustRegion:
         ok = np.isfinite(loss) & np.all(np.isfinite(grad), axis=1)
         status = np.where(ok, int(FitStatus.OK), int(FitStatus.NAN)).astype(np.int32)
         if ok.any():
-            hess[ok] = ev.hessian(tensors, rows[ok], x[ok], s.hessian_step)
+            hess[ok] = ev.hessian(tensors, rows[ok], x[ok], s.hessian_step, free)
         radius = np.full(r, float(s.initial_radius))
         n_iter = np.zeros(r, dtype=np.int32)
         decrement = np.full(r, np.inf)
         done = ~ok
         eye = np.eye(p)
+        window = int(s.stall_iterations) + 1
+        losses_seen = np.full((window, r), np.inf)  # ring buffer of the loss per iteration
+        losses_seen[0] = loss
 
         for _ in range(int(s.max_iterations)):
             act = np.flatnonzero(~done)
@@ -227,17 +243,37 @@ class BatchedTrustRegion:
                 0.25 * np.minimum(step_norm, radius[idx]),
                 np.where(grow, np.minimum(2.0 * radius[idx], s.max_radius), radius[idx]),
             )
+            if self.history is not None:
+                self.history.append(
+                    {
+                        "rows": idx.copy(),
+                        "loss": loss[idx].copy(),
+                        "decrement": decrement[idx].copy(),
+                        "radius": radius[idx].copy(),
+                        "ratio": ratio.copy(),
+                        "actual": actual.copy(),
+                        "predicted": predicted.copy(),
+                        "step": step.copy(),
+                        "accept": accept.copy(),
+                    }
+                )
             take = idx[accept]
             if take.size:
                 x[take] = trial[accept]
                 loss[take] = f_trial[accept]
                 grad[take] = g_trial[accept]
-                hess[take] = ev.hessian(tensors, rows[take], x[take], s.hessian_step)
+                hess[take] = ev.hessian(tensors, rows[take], x[take], s.hessian_step, free)
             n_iter[idx] += 1
-            stop = idx[(radius[idx] < s.min_radius) | (n_iter[idx] >= s.max_iterations)]
+            past = losses_seen[(n_iter[idx] - s.stall_iterations) % window, idx]
+            stalled = (n_iter[idx] >= s.stall_iterations) & (past - loss[idx] < s.stall_tolerance)
+            losses_seen[n_iter[idx] % window, idx] = loss[idx]
+            done[idx[stalled]] = True
+            stop = idx[
+                ~stalled & ((radius[idx] < s.min_radius) | (n_iter[idx] >= s.max_iterations))
+            ]
             if stop.size:
                 decrement[stop] = self._decrement(
-                    x[stop], grad[stop], hess[stop], lower[stop], upper[stop]
+                    x[stop], grad[stop], hess[stop], lower[stop], upper[stop], free
                 )
                 loose = decrement[stop] < s.loose_tolerance
                 status[stop[~loose]] = int(FitStatus.FAILED_MINIMIZATION)
@@ -250,5 +286,6 @@ class BatchedTrustRegion:
             status=status,
             decrement=decrement,
             hessian=hess,
-            hessian_current=np.all(np.isfinite(hess), axis=(1, 2)),
+            hessian_current=np.all(np.isfinite(hess), axis=(1, 2))
+            & bool(np.array_equal(free, sp.free_mask)),
         )

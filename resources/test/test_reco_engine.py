@@ -144,7 +144,11 @@ def shifted(truths: np.ndarray) -> np.ndarray:
 def toy():
     truths = make_truths(6, seed=3)
     batch = make_batch(truths, seed=4)
-    reco = Reconstructor(objective=toy_objective, parameter_names=NAMES, num_doms=len(GRID))
+    # the toy is smooth: a small finite-difference step gives Hessians accurate to ~1e-6
+    settings = {"tf_optimizer_settings": {"hessian_step": 1e-3}}
+    reco = Reconstructor(
+        objective=toy_objective, parameter_names=NAMES, num_doms=len(GRID), settings=settings
+    )
     reco.warm_up()
     return truths, batch, reco
 
