@@ -89,18 +89,21 @@ def solve_trust_region(
 
     # Levenberg shift: |s(lam)| = radius with lam > max(0, -lam_min), by bisection
     low = np.maximum(-lam_min, 0.0)
-    high = low + np.linalg.norm(gradient, axis=1) / radius + 1e-300
+    high = low * (1.0 + 1e-9) + np.linalg.norm(gradient, axis=1) / radius + 1e-300
 
     def shifted(lam):
         denom = eigenvalues + lam[:, None]
-        return -g_eig / np.where(denom > 0, denom, 1e-300)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return -g_eig / np.where(denom > 0, denom, 1e-300)
 
     for _ in range(_BISECTION_STEPS):
         mid = 0.5 * (low + high)
-        too_long = np.linalg.norm(shifted(mid), axis=1) > radius
+        with np.errstate(over="ignore", invalid="ignore"):
+            too_long = ~(np.linalg.norm(shifted(mid), axis=1) <= radius)
         low = np.where(too_long, mid, low)
         high = np.where(too_long, high, mid)
     step_eig = shifted(high)
+    step_eig = np.where(np.isfinite(step_eig), step_eig, 0.0)
     # hard case / indefinite H: fill up to the boundary along the lowest eigenvector
     extra = np.sqrt(np.maximum(radius**2 - np.sum(step_eig**2, axis=1), 0.0))
     sign = np.where(g_eig[:, 0] > 0, -1.0, 1.0)
