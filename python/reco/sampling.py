@@ -29,10 +29,38 @@ BISECTION_STEPS = 40
 
 
 def _template(batch: EventBatch, num_per_event: int) -> tuple[EventBatch, np.ndarray]:
-    """B * K copies of the events (no pulses yet); returns it and the owner of each copy."""
-    owner = np.repeat(np.arange(batch.num_events), num_per_event)
-    copies = batch.select(owner)
-    return copies, owner
+    """B * K copies of the events without pulses (copy j of event b is row b * K + j), with
+    their exclusion windows; returns it and the owner (original event) of each copy."""
+    k = int(num_per_event)
+    b = batch.num_events
+    owner = np.repeat(np.arange(b), k)
+    w_event = np.asarray(batch.window_event, dtype=np.int64)
+    order = np.argsort(w_event, kind="stable")
+    w_event = w_event[order]
+    # every window of event e appears once per copy: new event e * K + j
+    copies = np.arange(k)
+    new_event = (w_event[:, None] * k + copies[None, :]).ravel()
+    take = np.repeat(order, k)
+    worder = np.argsort(new_event, kind="stable")
+    empty_i = np.zeros(0, dtype=np.int64)
+    return (
+        EventBatch(
+            parameters=np.asarray(batch.parameters)[owner],
+            pulse_charge_pe=np.zeros(0),
+            pulse_time_ns=np.zeros(0),
+            pulse_event=empty_i,
+            pulse_dom=empty_i,
+            dom_charge=np.zeros((b * k, batch.num_doms)),
+            dom_valid=np.asarray(batch.dom_valid)[owner],
+            time_window_ns=np.asarray(batch.time_window_ns)[owner],
+            window_exclusions_ns=np.asarray(batch.window_exclusions_ns)[take][worder],
+            window_event=new_event[worder],
+            window_dom=np.asarray(batch.window_dom)[take][worder],
+            event_id=np.asarray(batch.event_id)[owner],
+            weights=np.asarray(batch.weights)[owner],
+        ),
+        owner,
+    )
 
 
 def _with_pulses(
