@@ -34,7 +34,9 @@ class CovarianceResult:
     ----------
     covariance : [B, P, P]
         In :meth:`ParameterSpace.representation` (log parameters as ln); NaN where the Hessian
-        over the fitted parameters is not positive definite.
+        is not finite. Where it is not positive definite (a minimum on a cusp of the
+        likelihood) its eigenvalues are floored at ``MIN_EIGENVALUE_FRACTION`` of the largest
+        first (``positive_definite`` False).
     names : tuple of str
         Names of the reported parameters (``log_<name>`` for log parameters).
     hessian : [B, P, P]
@@ -54,6 +56,10 @@ class CovarianceResult:
     circular_uncertainty_rad: np.ndarray
     circular_uncertainty_det_rad: np.ndarray
     runtime_s: float = 0.0
+
+
+#: Eigenvalue floor (relative to the largest) when the Hessian is not positive definite.
+MIN_EIGENVALUE_FRACTION = 1e-6
 
 
 def chart_jacobian(space: ParameterSpace, parameters: np.ndarray) -> np.ndarray:
@@ -115,14 +121,19 @@ def covariance_from_hessian(
     cov_u = np.full((b, p, p), np.nan)
     pd = np.zeros(b, dtype=bool)
     for k in range(b):
-        if not np.all(np.isfinite(h_free[k])):
+        if not np.all(np.isfinite(h_free[k])) or not h_free[k].size:
             continue
-        eig = np.linalg.eigvalsh(h_free[k]) if h_free[k].size else np.ones(1)
-        if eig.min() <= 1e-12 * max(np.abs(eig).max(), 1e-300):
+        eig, vec = np.linalg.eigh(h_free[k])
+        top = np.abs(eig).max()
+        if not top > 0:
             continue
-        pd[k] = True
+        pd[k] = eig.min() > 1e-12 * top
+        # not positive definite (a minimum on a cusp): eigenvalues floored at
+        # MIN_EIGENVALUE_FRACTION of the largest, i.e. flat or curved-down directions get a
+        # large but finite variance; flagged by positive_definite
+        eig = np.maximum(eig, MIN_EIGENVALUE_FRACTION * top)
         inv = np.zeros((p, p))
-        inv[np.ix_(free, free)] = np.linalg.inv(h_free[k])
+        inv[np.ix_(free, free)] = (vec / eig) @ vec.T
         cov_u[k] = 0.5 * (inv + inv.T)
     cov = np.einsum("bij,bjk,blk->bil", jacobian, cov_u, jacobian)
     pairs = space.direction_pairs
@@ -134,7 +145,9 @@ def covariance_from_hessian(
         circ[:, k] = np.sqrt(np.trace(tangent, axis1=1, axis2=2) / 2.0)
         with np.errstate(invalid="ignore"):
             det = np.linalg.det(np.nan_to_num(tangent, nan=0.0))
-        circ_det[:, k] = np.where(pd, np.sqrt(np.sqrt(np.maximum(det, 0.0))), np.nan)
+        circ_det[:, k] = np.where(
+            np.isfinite(circ[:, k]), np.sqrt(np.sqrt(np.maximum(det, 0.0))), np.nan
+        )
     return CovarianceResult(
         covariance=cov,
         names=space.representation_names(),

@@ -8,7 +8,8 @@ readable with ``pandas.read_hdf(path, key)``):
     ``minimization_success`` (1/0), ``fit_status`` (:class:`~egenerator.reco.status.FitStatus`),
     ``num_iterations``, ``best_seed``, ``runtime_<step>`` [s] (the batch's wall time of the step
     divided by its events), and where computed ``circular_unc`` / ``circular_unc_det`` [rad]
-    (:mod:`egenerator.reco.covariance`) and ``gof_pvalue``.
+    (:mod:`egenerator.reco.covariance`), ``covariance_positive_definite`` (1/0: 0 where the
+    Hessian's eigenvalues had to be floored) and ``gof_pvalue``.
 ``<output_key>_I3Particle``
     I3Particle columns filled through ``I3ParticleMapping`` (default: the parameter of each
     kind: x, y, z, time, zenith, azimuth, energy); zenith in [0, pi], azimuth in [0, 2 pi);
@@ -191,9 +192,11 @@ class RecoOutputWriter:
                 f"{self.path}: {ids.shape[0]} event ids for {result.num_events} results"
             )
         extra: dict[str, np.ndarray] = {}
-        if covariance is not None and covariance.circular_uncertainty_rad.shape[1]:
-            extra["circular_unc"] = covariance.circular_uncertainty_rad[:, 0]
-            extra["circular_unc_det"] = covariance.circular_uncertainty_det_rad[:, 0]
+        if covariance is not None:
+            extra["covariance_positive_definite"] = covariance.positive_definite
+            if covariance.circular_uncertainty_rad.shape[1]:
+                extra["circular_unc"] = covariance.circular_uncertainty_rad[:, 0]
+                extra["circular_unc_det"] = covariance.circular_uncertainty_det_rad[:, 0]
         if gof_pvalue is not None:
             extra["gof_pvalue"] = gof_pvalue
         columns = result_columns(result, self.parameter_names, runtimes_s, extra)

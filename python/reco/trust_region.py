@@ -140,7 +140,7 @@ class BatchedTrustRegion:
         move = (free[None, :] & ~at_bound).astype(np.float64)
         hm = np.nan_to_num(hess, nan=0.0) * move[:, :, None] * move[:, None, :]
         hm = hm + np.eye(p) * (1.0 - move)[:, None, :]
-        _, dec = solve_trust_region(np.nan_to_num(grad) * move, hm, np.full(len(x), np.inf))
+        _, dec = solve_trust_region(np.nan_to_num(grad) * move, hm, np.full(len(x), 1e150))
         return np.where(np.all(np.isfinite(hess), axis=(1, 2)), dec, np.inf)
 
     def _physical(self, centers: np.ndarray, u: np.ndarray, lower, upper) -> np.ndarray:
