@@ -76,8 +76,13 @@ def graph_optimizer_disabled(disable: bool = True):
 
     The first call of a traced function optimises its graph; for very large graphs (the oracle)
     that takes longer than all the optimisation ever saves (measured: 31 s instead of 79 s for
-    the oracle's value-and-gradient, the same speed afterwards).
+    the oracle's value-and-gradient, the same speed afterwards). The setting is part of the
+    function's instantiation: a function must always be called with the same setting, or it is
+    instantiated (and optimised) again.
     """
+    if disable and tf.config.optimizer.get_experimental_options().get("disable_meta_optimizer"):
+        yield
+        return
     if not disable:
         yield
         return
@@ -103,6 +108,13 @@ class RowEvaluator:
         Rows evaluated per call at most (larger requests are split; bounds memory).
     max_pulses : int
         Pulses (summed over the rows) evaluated per call at most.
+    max_dom_rows : int
+        Rows x DOMs evaluated per call at most (per-DOM intermediates dominate the memory of
+        large detectors).
+    skip_graph_optimization : bool
+        Call the graph with grappler off (see :func:`graph_optimizer_disabled`). It must be
+        the same for every call: TensorFlow instantiates (and optimises) a function anew when
+        the setting changes.
     """
 
     def __init__(
@@ -112,11 +124,15 @@ class RowEvaluator:
         signature: dict,
         max_rows: int = 4096,
         max_pulses: int = 200_000,
+        max_dom_rows: int = 200_000,
+        skip_graph_optimization: bool = True,
     ) -> None:
         self.objective = objective
         self.space = space
-        self.max_rows = int(max_rows)
+        num_doms = int(signature["dom_charge"].shape[1] or 1)
+        self.max_rows = max(1, min(int(max_rows), int(max_dom_rows) // num_doms))
         self.max_pulses = int(max_pulses)
+        self.skip_graph_optimization = bool(skip_graph_optimization)
         self._count_key = None
         self._counts = np.zeros(0, dtype=np.int64)
         p = space.num_parameters
@@ -180,14 +196,15 @@ class RowEvaluator:
         loss = np.empty(n)
         grad = np.empty((n, p))
         for sl in self._chunks(tensors, rows):
-            out_loss, out_grad = self._function(
-                tensors,
-                tf.constant(rows[sl]),
-                tf.constant(centers[sl]),
-                tf.constant(u[sl]),
-                tf.constant(lower[sl]),
-                tf.constant(upper[sl]),
-            )
+            with graph_optimizer_disabled(self.skip_graph_optimization):
+                out_loss, out_grad = self._function(
+                    tensors,
+                    tf.constant(rows[sl]),
+                    tf.constant(centers[sl]),
+                    tf.constant(u[sl]),
+                    tf.constant(lower[sl]),
+                    tf.constant(upper[sl]),
+                )
             loss[sl] = out_loss.numpy()
             grad[sl] = out_grad.numpy()
             self.num_calls += 1

@@ -197,6 +197,8 @@ class Reconstructor:
                 self._signature(self.num_doms),
                 self.settings.trust_region.max_rows_per_call,
                 self.settings.trust_region.max_pulses_per_call,
+                self.settings.trust_region.max_dom_rows_per_call,
+                self.settings.skip_graph_optimization,
             )
         return self._evaluator
 
@@ -226,9 +228,9 @@ class Reconstructor:
     def warm_up(self, seed_parameters: np.ndarray | None = None) -> float:
         """Trace and run the graphs once on a one-event synthetic batch; returns seconds.
 
-        The first call of a traced graph is run with TensorFlow's graph optimiser off
-        (:func:`~egenerator.reco.objective.graph_optimizer_disabled`, setting
-        ``skip_graph_optimization``): for large sources it costs more than it saves.
+        With ``skip_graph_optimization`` the graphs are always called with TensorFlow's graph
+        optimiser off (:func:`~egenerator.reco.objective.graph_optimizer_disabled`): a shorter
+        warm-up for large sources, slower fits.
 
         Parameters
         ----------
@@ -246,10 +248,9 @@ class Reconstructor:
         else:
             hypothesis[0, self.space.time_mask] = 1000.0
             hypothesis[0, self.space.log_mask] = 1000.0
-        with graph_optimizer_disabled(self.settings.skip_graph_optimization):
-            self.loss(batch, hypothesis)
-            if self.source is not None:
-                self.expected_charges(batch, hypothesis[:, None, :])
+        self.loss(batch, hypothesis)
+        if self.source is not None:
+            self.expected_charges(batch, hypothesis[:, None, :])
         return time.perf_counter() - start
 
     def expected_charges(self, batch: EventBatch, hypotheses: np.ndarray) -> np.ndarray:
@@ -298,12 +299,16 @@ class Reconstructor:
         rows = np.repeat(np.arange(b), k)
         flat = hypotheses.reshape(-1, p)
         chunk = max(1, self.settings.trust_region.max_rows_per_call)
-        out = [
-            self._charge_graph(
-                tensors, tf.constant(rows[i : i + chunk]), tf.constant(flat[i : i + chunk])
-            ).numpy()
-            for i in range(0, len(rows), chunk)
-        ]
+        chunk = max(
+            1, min(chunk, self.settings.trust_region.max_dom_rows_per_call // self.num_doms)
+        )
+        with graph_optimizer_disabled(self.settings.skip_graph_optimization):
+            out = [
+                self._charge_graph(
+                    tensors, tf.constant(rows[i : i + chunk]), tf.constant(flat[i : i + chunk])
+                ).numpy()
+                for i in range(0, len(rows), chunk)
+            ]
         return np.concatenate(out).reshape(b, k, -1) if out else np.zeros((b, k, self.num_doms))
 
     # ------------------------------------------------------------------ fitting

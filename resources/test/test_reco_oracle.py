@@ -55,7 +55,11 @@ def oracle_run(small_detector, tmp_path_factory):
     )
     write_simulation(path, events, small_detector)
     setup = oracle_setup(small_detector)
-    reco = Reconstructor(setup.source, setup.loss_module, num_doms=small_detector.num_doms)
+    # few events: a shorter warm-up is worth more than the faster fits of an optimised graph
+    settings = {"skip_graph_optimization": True}
+    reco = Reconstructor(
+        setup.source, setup.loss_module, num_doms=small_detector.num_doms, settings=settings
+    )
     reco.warm_up()
     batch = load_events(path, setup.data_handler_settings, reco.parameter_names, small_detector)
     seeds = shifted_seeds(batch.parameters)
