@@ -9,7 +9,7 @@ Per physics frame (COMPAT.md section 5; the columns are those of
     ``fit_status`` (:class:`~egenerator.reco.status.FitStatus`, or
     :data:`INVALID_INPUT` for frames whose pulses could not be read), ``num_iterations``,
     ``best_seed``, ``runtime_<step>`` [s per event], and where computed ``circular_unc``,
-    ``circular_unc_det`` [rad] and ``gof_pvalue``.
+    ``circular_unc_det`` [rad], ``covariance_positive_definite`` (1/0) and ``gof_pvalue``.
 ``<output_key>_I3Particle`` (I3Particle)
     filled through ``I3ParticleMapping``; zenith in [0, pi], azimuth in [0, 2 pi); ``fit_status``
     OK or the failure (MissingSeed, InsufficientHits, FailedToConverge, GeneralFailure).
@@ -125,16 +125,19 @@ def result_objects(
     parameter_names : sequence of str
     runtimes_s : mapping step -> seconds of the whole batch (divided by B per event)
     covariance : CovarianceResult, optional
-        Adds ``circular_unc`` / ``circular_unc_det`` (when the model has a direction).
+        Adds ``covariance_positive_definite`` and ``circular_unc`` / ``circular_unc_det``
+        (when the model has a direction).
     gof_pvalue : [B], optional
     particle_mapping : mapping I3Particle field -> parameter, optional
     write_covariance : bool
         Also the covariance map (needs ``covariance``).
     """
-    extra: dict[str, np.ndarray] = {}
-    if covariance is not None and covariance.circular_uncertainty_rad.shape[1]:
-        extra["circular_unc"] = covariance.circular_uncertainty_rad[:, 0]
-        extra["circular_unc_det"] = covariance.circular_uncertainty_det_rad[:, 0]
+    extra: dict[str, np.ndarray] = {}  # as RecoOutputWriter.append writes them
+    if covariance is not None:
+        extra["covariance_positive_definite"] = covariance.positive_definite
+        if covariance.circular_uncertainty_rad.shape[1]:
+            extra["circular_unc"] = covariance.circular_uncertainty_rad[:, 0]
+            extra["circular_unc_det"] = covariance.circular_uncertainty_det_rad[:, 0]
     if gof_pvalue is not None:
         extra["gof_pvalue"] = gof_pvalue
     maps = map_objects(result_columns(fit, parameter_names, runtimes_s, extra))

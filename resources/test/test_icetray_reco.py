@@ -421,7 +421,7 @@ def test_apply_model_round_trip(files, tray_frames, tmp_path, capsys):
         got, want = frame["EventGenerator"], reference["EventGenerator"]
         for key in want.keys():
             if not key.startswith(SKIP_COLUMNS):  # other batches: equal up to rounding
-                np.testing.assert_allclose(got[key], want[key], rtol=1e-12, atol=1e-12, err_msg=key)
+                np.testing.assert_allclose(got[key], want[key], rtol=1e-9, atol=1e-12, err_msg=key)
         assert frame["EventGenerator_I3Particle"].fit_status == (
             reference["EventGenerator_I3Particle"].fit_status
         )
