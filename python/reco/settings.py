@@ -55,6 +55,9 @@ class TrustRegionSettings:
         ``|cos psi - 1/n|^0.3`` has an infinite derivative on the cone; with 0.01 the
         finite-difference Hessian of the oracle is dominated by them), small enough for a
         truncation error of ~1 % where the resolution is about one scale unit.
+    hessian_refresh : int
+        An accepted step keeps the previous Hessian unless the model was poor, the step long,
+        or the Hessian this many accepted steps old (1: a new Hessian after every step).
     stall_iterations, stall_tolerance : int, float
         A row whose loss decreased by less than ``stall_tolerance`` over the last
         ``stall_iterations`` iterations has converged (a minimum on a cusp, where the gradient
@@ -73,6 +76,7 @@ class TrustRegionSettings:
     max_pulses_per_call: int = 200_000
     max_dom_rows_per_call: int = 200_000
     hessian_step: float = 0.1
+    hessian_refresh: int = 3
     stall_iterations: int = 4
     stall_tolerance: float = 1e-2
 
@@ -94,6 +98,10 @@ class TrustRegionSettings:
                 raise RecoSettingsError(
                     f"tf_optimizer_settings.{name} must be > 0, got {getattr(self, name)}"
                 )
+        if int(self.hessian_refresh) < 1:
+            raise RecoSettingsError(
+                f"tf_optimizer_settings.hessian_refresh must be >= 1, got {self.hessian_refresh}"
+            )
         if int(self.stall_iterations) < 1:
             raise RecoSettingsError(
                 f"tf_optimizer_settings.stall_iterations must be >= 1, got {self.stall_iterations}"

@@ -16,15 +16,19 @@ iteration:
    negative eigenvector when H is indefinite), the step is mapped to physical parameters,
    projected onto the bounds and evaluated (loss and gradient, one batched call);
 4. the step is accepted when the actual decrease is at least ``accept_ratio`` times the
-   predicted one; only accepted rows get a new Hessian (a second batched call); the radius
-   grows or shrinks with that ratio.
+   predicted one; the radius grows or shrinks with that ratio. Accepted rows get a new Hessian
+   (a second batched call, 2P gradient evaluations per row) when the quadratic model was poor
+   (ratio < 0.5), the step long (> 1 unit) or the Hessian ``hessian_refresh`` accepted steps
+   old; otherwise the previous one serves (the chart moves with the point, so a Hessian from a
+   nearby point is a good model). Convergence is only declared with a fresh Hessian.
 
 A row has also converged when its loss decreased by less than ``stall_tolerance`` over the last
 ``stall_iterations`` iterations: at a minimum on a cusp of the likelihood (the oracle's
 Cherenkov peak) the gradient does not vanish and the Newton decrement never becomes small.
 Rows stop unconverged when the radius collapses or the iteration limit is reached (they still
-count as converged below ``loose_tolerance``). The Hessian a row ends with is always the one at
-its final point, so the covariance costs nothing extra.
+count as converged below ``loose_tolerance``). A row that converged on the Newton decrement ends
+with the Hessian at its final point (``hessian_current``), so its covariance costs nothing
+extra; the others get theirs evaluated by the covariance estimator.
 
 The linear algebra on P x P matrices runs in numpy (vectorised over rows); the expensive part,
 the source and the likelihood, runs in the traced graph.
@@ -197,6 +201,7 @@ class BatchedTrustRegion:
         decrement = np.full(r, np.inf)
         done = ~ok
         eye = np.eye(p)
+        age = np.zeros(r, dtype=np.int32)  # accepted steps since the Hessian was computed
         window = int(s.stall_iterations) + 1
         losses_seen = np.full((window, r), np.inf)  # ring buffer of the loss per iteration
         losses_seen[0] = loss
@@ -220,10 +225,17 @@ class BatchedTrustRegion:
             step, dec = solve_trust_region(gm, hm, radius[act])
             step *= move
             decrement[act] = dec
-            converged = (dec < s.tolerance) & ~bad
+            small = (dec < s.tolerance) & ~bad
+            # converged only with a Hessian taken at this point; a stale one is refreshed first
+            stale = small & (age[act] > 0)
+            if stale.any():
+                fresh = act[stale]
+                hess[fresh] = ev.hessian(tensors, rows[fresh], x[fresh], s.hessian_step, free)
+                age[fresh] = 0
+            converged = small & ~stale
             status[act[bad]] = int(FitStatus.NAN)
             done[act[bad | converged]] = True
-            go = ~(bad | converged)
+            go = ~(bad | small)
             idx = act[go]
             if idx.size == 0:
                 continue
@@ -265,7 +277,18 @@ class BatchedTrustRegion:
                 x[take] = trial[accept]
                 loss[take] = f_trial[accept]
                 grad[take] = g_trial[accept]
-                hess[take] = ev.hessian(tensors, rows[take], x[take], s.hessian_step, free)
+                # a new Hessian where the quadratic model was poor, the step long, or the
+                # Hessian s.hessian_refresh accepted steps old; else the last one is kept
+                refresh = (
+                    (ratio[accept] < 0.5)
+                    | (step_norm[accept] > 1.0)
+                    | (age[take] + 1 >= s.hessian_refresh)
+                )
+                new = take[refresh]
+                if new.size:
+                    hess[new] = ev.hessian(tensors, rows[new], x[new], s.hessian_step, free)
+                age[new] = 0
+                age[take[~refresh]] += 1
             n_iter[idx] += 1
             past = losses_seen[(n_iter[idx] - s.stall_iterations) % window, idx]
             stalled = (n_iter[idx] >= s.stall_iterations) & (past - loss[idx] < s.stall_tolerance)
@@ -290,5 +313,6 @@ class BatchedTrustRegion:
             decrement=decrement,
             hessian=hess,
             hessian_current=np.all(np.isfinite(hess), axis=(1, 2))
+            & (age == 0)
             & bool(np.array_equal(free, sp.free_mask)),
         )

@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--batch-size", type=_positive_int, default=16, metavar="B")
     parser.add_argument("--interface", choices=("batched", "scipy"), default=None)
+    parser.add_argument(
+        "--skip-graph-optimization",
+        action="store_true",
+        help="trace without TensorFlow's graph optimiser: shorter warm-up, slower fits",
+    )
     parser.add_argument("--covariance", action="store_true", help="write the covariance map")
     parser.add_argument(
         "--circular-err", action="store_true", help="write circular_unc into the result map"
@@ -152,6 +157,8 @@ def run(args: argparse.Namespace) -> dict:
         module_kwargs["num_pseudo_events"] = args.gof
     if args.interface is not None:
         module_kwargs["reco_optimizer_interface"] = args.interface
+    if args.skip_graph_optimization:
+        module_kwargs["reconstruction_settings"] = {"skip_graph_optimization": True}
     if args.oracle:
         from egenerator.detector import DetectorTable
 

@@ -144,8 +144,9 @@ def shifted(truths: np.ndarray) -> np.ndarray:
 def toy():
     truths = make_truths(6, seed=3)
     batch = make_batch(truths, seed=4)
-    # the toy is smooth: a small finite-difference step gives Hessians accurate to ~1e-6
-    settings = {"tf_optimizer_settings": {"hessian_step": 1e-3}}
+    # the toy is smooth: a small finite-difference step gives Hessians accurate to ~1e-6, and
+    # the fits run to the Newton tolerance (no early stop on a stalling loss)
+    settings = {"tf_optimizer_settings": {"hessian_step": 1e-3, "stall_tolerance": 1e-9}}
     reco = Reconstructor(
         objective=toy_objective, parameter_names=NAMES, num_doms=len(GRID), settings=settings
     )
@@ -285,7 +286,7 @@ def test_batched_fit_reaches_the_minimum(toy, toy_fit):
     assert np.all(fit.loss_reco < fit.loss_seed)
     for b in (0, 3):
         ref, ref_loss = _scipy_reference(batch, b, truths[b])
-        assert fit.loss_reco[b] <= ref_loss + 1e-6
+        assert fit.loss_reco[b] <= ref_loss + 1e-5  # the Newton-decrement tolerance
         np.testing.assert_allclose(fit.parameters[b, :3], ref[:3], atol=1e-3)
         np.testing.assert_allclose(fit.parameters[b, 5], ref[5], rtol=1e-4)
 
