@@ -107,13 +107,17 @@ class EventBatch:
             parameters=np.concatenate([b.parameters for b in batches]),
             pulse_charge_pe=np.concatenate([b.pulse_charge_pe for b in batches]),
             pulse_time_ns=np.concatenate([b.pulse_time_ns for b in batches]),
-            pulse_event=np.concatenate([b.pulse_event + o for b, o in zip(batches, offsets, strict=True)]),
+            pulse_event=np.concatenate(
+                [b.pulse_event + o for b, o in zip(batches, offsets, strict=True)]
+            ),
             pulse_dom=np.concatenate([b.pulse_dom for b in batches]),
             dom_charge=np.concatenate([b.dom_charge for b in batches]),
             dom_valid=np.concatenate([b.dom_valid for b in batches]),
             time_window_ns=np.concatenate([b.time_window_ns for b in batches]),
             window_exclusions_ns=np.concatenate([b.window_exclusions_ns for b in batches]),
-            window_event=np.concatenate([b.window_event + o for b, o in zip(batches, offsets, strict=True)]),
+            window_event=np.concatenate(
+                [b.window_event + o for b, o in zip(batches, offsets, strict=True)]
+            ),
             window_dom=np.concatenate([b.window_dom for b in batches]),
             event_id=np.concatenate([b.event_id for b in batches]),
             weights=np.concatenate([b.weights for b in batches]),

@@ -22,7 +22,9 @@ DETECTOR_SEED = 86
 
 def _triangular_lattice(spacing_m: float, half_width: int) -> np.ndarray:
     """Points a*(1, 0) + b*(1/2, sqrt(3)/2), |a|, |b| <= half_width, scaled by spacing [m]."""
-    a, b = np.meshgrid(np.arange(-half_width, half_width + 1), np.arange(-half_width, half_width + 1))
+    a, b = np.meshgrid(
+        np.arange(-half_width, half_width + 1), np.arange(-half_width, half_width + 1)
+    )
     a = a.ravel().astype(np.float64)
     b = b.ravel().astype(np.float64)
     return np.stack([(a + 0.5 * b) * spacing_m, b * np.sqrt(3.0) / 2.0 * spacing_m], axis=1)
@@ -39,7 +41,9 @@ def _closest(points: np.ndarray, centre: np.ndarray, count: int) -> np.ndarray:
 
 def string_positions() -> tuple[np.ndarray, np.ndarray]:
     """(x, y) of the 78 standard and of the 8 DeepCore strings [m], in string-number order."""
-    standard = _closest(_triangular_lattice(STANDARD_SPACING_M, 12), np.zeros(2), NUM_STANDARD_STRINGS)
+    standard = _closest(
+        _triangular_lattice(STANDARD_SPACING_M, 12), np.zeros(2), NUM_STANDARD_STRINGS
+    )
     candidates = _triangular_lattice(DEEPCORE_SPACING_M, 20)
     distance_to_standard = np.min(
         np.linalg.norm(candidates[:, None, :] - standard[None, :, :], axis=2), axis=1

@@ -132,6 +132,8 @@ def measure(pattern: str, mode: str, num_jobs: int, repeats: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench_common import add_common_arguments, write_json  # next to this script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events-per-file", type=int, default=500)
     parser.add_argument("--files", type=int, default=4)
@@ -141,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--child", nargs=3, metavar=("PATTERN", "MODE", "JOBS"), help=argparse.SUPPRESS
     )
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.child:
@@ -193,6 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"load average at end: {os.getloadavg()[0]:.1f} (events/s are wall-clock; on a "
         "shared machine compare ev/CPU-s)"
+    )
+    write_json(
+        args.json,
+        {
+            "batch_size": 32,
+            "files": args.files,
+            "events_per_file": args.events_per_file,
+            "load_average_end": os.getloadavg()[0],
+            "rows": [
+                {"spectrum": spectrum, "mode": mode, "jobs": jobs, **result}
+                for spectrum, mode, jobs, result in rows
+            ],
+        },
     )
     return 0
 

@@ -184,6 +184,8 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from bench_common import add_common_arguments, write_json  # next to this script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="batches 1 and 32, 3 repetitions")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         "--single", nargs=3, metavar=("MODEL", "EVENTS", "JIT"), help=argparse.SUPPRESS
     )
     parser.add_argument("--repeats", type=int, default=None)
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
 
     if args.single:
@@ -270,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.python_version()}; 5160 DOMs; gradient w.r.t. the 7 parameters of every event"
     )
     print(format_table(rows))
+    write_json(args.json, {"tensorflow": tf.__version__, "num_doms": 5160, "rows": rows})
     return 0
 
 
