@@ -10,27 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .arguments import non_negative_int, positive_int
+
 HELP = "reconstruct events with an exported model or the oracle"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--first-guess",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=None,
         metavar="K",
         help="first-guess seeds per event from a direction scan (default 3 without "
@@ -70,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output-key", default="EventGenerator", metavar="NAME", help="output table name"
     )
     parser.add_argument(
-        "--batch-size", type=_positive_int, default=64, metavar="B", help="events fitted together"
+        "--batch-size", type=positive_int, default=64, metavar="B", help="events fitted together"
     )
     parser.add_argument(
         "--interface",
@@ -84,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--gof",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="goodness of fit with N pseudo-events per event",

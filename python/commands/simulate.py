@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from .arguments import positive_int, random_seed
+
 HELP = "simulate cascade events with the embedded simulator into an hdf5 file"
 
 # The names --fixed accepts (the cascade parameters of egenerator.CASCADE_PARAMETER_NAMES).
@@ -50,36 +52,16 @@ def parse_fixed(text: str) -> dict[str, float]:
     return result
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer seed") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"seeds are >= 0, got {value}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `egenerator simulate`."""
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="hdf5 output file")
     parser.add_argument(
-        "--events", required=True, type=_positive_int, metavar="N", help="number of events"
+        "--events", required=True, type=positive_int, metavar="N", help="number of events"
     )
     parser.add_argument(
         "--seed",
         required=True,
-        type=_seed,
+        type=random_seed,
         metavar="S",
         help="random seed (same seed and chunk size: the same file, byte for byte)",
     )
@@ -107,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--chunk-size",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="K",
         help="events simulated and written at once (memory); default: the simulator's",

@@ -110,6 +110,19 @@ def _masked_event_sum(values, valid):
     return tf.reduce_sum(tf.where(valid, values, tf.zeros_like(values)), axis=-1)
 
 
+def _charge_nll(log_prob, charge, add_normalization_term: bool, valid=None) -> tf.Tensor:
+    """``-log_prob`` in float64, summed over valid DOMs when ``valid`` is given [B].
+
+    Without the normalisation term, ``lgamma(k + 1)`` (constant in the hypothesis) is added
+    back to the log-probability.
+    """
+    if not add_normalization_term:
+        log_prob = log_prob + tf.math.lgamma(tf.maximum(charge, 0.0) + 1.0)
+    if valid is not None:
+        log_prob = _masked_event_sum(log_prob, valid)
+    return -tf.cast(log_prob, tf.float64)
+
+
 def negative_binomial_charge_pdf(
     batch: Mapping[str, tf.Tensor],
     results: Mapping[str, tf.Tensor],
@@ -120,10 +133,9 @@ def negative_binomial_charge_pdf(
     """Per-DOM negative binomial charge likelihood, summed over valid DOMs, per event [B]."""
     dtype = precision_dtype(float_precision)
     charge, mean, alpha, valid = _dom_charge_inputs(batch, results, dtype)
-    log_prob = negative_binomial_log_prob(charge, mean, alpha)
-    if not add_normalization_term:
-        log_prob = log_prob + tf.math.lgamma(tf.maximum(charge, 0.0) + 1.0)
-    return -tf.cast(_masked_event_sum(log_prob, valid), tf.float64)
+    return _charge_nll(
+        negative_binomial_log_prob(charge, mean, alpha), charge, add_normalization_term, valid
+    )
 
 
 def dom_charge_pdf(
@@ -152,10 +164,7 @@ def poisson_charge_pdf(
     """Per-DOM Poisson charge likelihood, summed over valid DOMs, per event [B]."""
     dtype = precision_dtype(float_precision)
     charge, mean, _, valid = _dom_charge_inputs(batch, results, dtype)
-    log_prob = poisson_log_prob(charge, mean)
-    if not add_normalization_term:
-        log_prob = log_prob + tf.math.lgamma(tf.maximum(charge, 0.0) + 1.0)
-    return -tf.cast(_masked_event_sum(log_prob, valid), tf.float64)
+    return _charge_nll(poisson_log_prob(charge, mean), charge, add_normalization_term, valid)
 
 
 def _event_totals(batch, results, dtype):
@@ -177,10 +186,9 @@ def total_charge_pdf(
     """Poisson likelihood of the event's total valid charge given the summed expectation [B]."""
     dtype = precision_dtype(float_precision)
     total_charge, total_mean, _ = _event_totals(batch, results, dtype)
-    log_prob = poisson_log_prob(total_charge, total_mean)
-    if not add_normalization_term:
-        log_prob = log_prob + tf.math.lgamma(tf.maximum(total_charge, 0.0) + 1.0)
-    return -tf.cast(log_prob, tf.float64)
+    return _charge_nll(
+        poisson_log_prob(total_charge, total_mean), total_charge, add_normalization_term
+    )
 
 
 def total_charge_negative_binomial_pdf(
@@ -201,10 +209,11 @@ def total_charge_negative_binomial_pdf(
     alpha = tf.maximum(total_variance - total_mean, 0.0) / tf.square(
         tf.maximum(total_mean, MEAN_FLOOR)
     )
-    log_prob = negative_binomial_log_prob(total_charge, total_mean, alpha)
-    if not add_normalization_term:
-        log_prob = log_prob + tf.math.lgamma(tf.maximum(total_charge, 0.0) + 1.0)
-    return -tf.cast(log_prob, tf.float64)
+    return _charge_nll(
+        negative_binomial_log_prob(total_charge, total_mean, alpha),
+        total_charge,
+        add_normalization_term,
+    )
 
 
 #: Term name (``loss_function_name`` in configs) -> function.

@@ -35,6 +35,12 @@ DEFAULT_DATA_SETTINGS = {
     "data_settings": {"pulse_key": "InIceDSTPulses", "dom_exclusions_key": ["BadDomsList"]},
     "label_settings": {"label_key": "LabelsDeepLearning"},
 }
+#: The data settings that select what the IceTray segment selects by default (bright DOMs
+#: excluded): standalone fits with these equal the tray's on the same events.
+TRAY_EQUIVALENT_DATA_SETTINGS = {
+    "data_settings": {**DEFAULT_DATA_SETTINGS["data_settings"], "exclude_bright_doms": True},
+    "label_settings": dict(DEFAULT_DATA_SETTINGS["label_settings"]),
+}
 DEFAULT_COPY_KEYS = ("MCCascade", "LabelsDeepLearning")
 _ID_COLUMNS = ("Run", "Event", "SubEvent", "SubEventStream")
 

@@ -18,25 +18,7 @@ import os
 import sys
 import time
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+from egenerator.commands.arguments import non_negative_int, positive_int
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--first-guess",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=None,
         metavar="K",
         help="first-guess seeds per event (default 3 without --seed-key, 0 with)",
@@ -87,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="I3TimeWindow with the readout window (default: pulses +- 100 ns)",
     )
-    parser.add_argument("--batch-size", type=_positive_int, default=16, metavar="B")
+    parser.add_argument("--batch-size", type=positive_int, default=16, metavar="B")
     parser.add_argument("--interface", choices=("batched", "scipy"), default=None)
     parser.add_argument(
         "--skip-graph-optimization",
@@ -99,11 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--circular-err", action="store_true", help="write circular_unc into the result map"
     )
     parser.add_argument(
-        "--gof", type=_non_negative_int, default=0, metavar="N", help="goodness of fit, N pseudo"
+        "--gof", type=non_negative_int, default=0, metavar="N", help="goodness of fit, N pseudo"
     )
-    parser.add_argument("--num-threads", type=_non_negative_int, default=0)
+    parser.add_argument("--num-threads", type=non_negative_int, default=0)
     parser.add_argument(
-        "--max-frames", type=_non_negative_int, default=None, help="stop after this many frames"
+        "--max-frames", type=non_negative_int, default=None, help="stop after this many frames"
     )
     return parser
 

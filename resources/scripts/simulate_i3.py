@@ -113,17 +113,10 @@ def event_frames(chunk, k: int, detector: DetectorTable, bad_doms):
     return q, p
 
 
-def write_i3(
-    path: str,
-    num_events: int,
-    seed: int,
-    detector: DetectorTable,
-    energy_range_gev: tuple[float, float] | None = None,
-    chunk_size: int = 64,
-) -> dict[str, float]:
-    """Simulate ``num_events`` events and write them to ``path``; returns a summary."""
-    started = time.perf_counter()
-    out = dataio.I3File(path, "w")
+def write_frames(path: str, chunks, detector: DetectorTable) -> int:
+    """Write the G and C frames of ``detector`` and the Q + P frames of every simulated event
+    in ``chunks`` (an iterable of SimulatedEvents) to ``path``; returns the number of pulses."""
+    out = dataio.I3File(str(path), "w")
     g = icetray.I3Frame(icetray.I3Frame.Geometry)
     g["I3Geometry"] = geometry_from_detector(detector)
     out.push(g)
@@ -134,20 +127,34 @@ def write_i3(
     for d in np.flatnonzero(detector.dead):
         bad_doms.append(icetray.OMKey(int(detector.string[d]), int(detector.om[d])))
     num_pulses = 0
-    for chunk in simulate_events(
+    for chunk in chunks:
+        num_pulses += len(chunk.pulse_time_ns)
+        for k in range(chunk.num_events):
+            for frame in event_frames(chunk, k, detector, bad_doms):
+                out.push(frame)
+    out.close()
+    return num_pulses
+
+
+def write_i3(
+    path: str,
+    num_events: int,
+    seed: int,
+    detector: DetectorTable,
+    energy_range_gev: tuple[float, float] | None = None,
+    chunk_size: int = 64,
+) -> dict[str, float]:
+    """Simulate ``num_events`` events and write them to ``path``; returns a summary."""
+    started = time.perf_counter()
+    chunks = simulate_events(
         num_events,
         seed,
         detector,
         config=DEFAULT_PHYSICS,
         energy_range_gev=energy_range_gev,
         chunk_size=chunk_size,
-    ):
-        num_pulses += len(chunk.pulse_time_ns)
-        for k in range(chunk.num_events):
-            q, p = event_frames(chunk, k, detector, bad_doms)
-            out.push(q)
-            out.push(p)
-    out.close()
+    )
+    num_pulses = write_frames(path, chunks, detector)
     return {
         "events": num_events,
         "pulses": num_pulses,

@@ -57,7 +57,6 @@ def load_script(name: str):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, small_detector):
     """(I3 path, hdf5 path, detector CSV) of the same NUM_EVENTS events."""
-    from egenerator.icetray.geometry import calibration_from_detector, geometry_from_detector
     from egenerator.io.writer import write_simulation
     from egenerator.sim.sampler import concatenate_chunks, simulate_events
 
@@ -71,17 +70,7 @@ def files(tmp_path_factory, small_detector):
     h5 = tmp / "events.hdf5"
     write_simulation(h5, [sim], detector)
     i3 = tmp / "events.i3"
-    out = dataio.I3File(str(i3), "w")
-    g = icetray.I3Frame(icetray.I3Frame.Geometry)
-    g["I3Geometry"] = geometry_from_detector(detector)
-    out.push(g)
-    c = icetray.I3Frame(icetray.I3Frame.Calibration)
-    c["I3Calibration"] = calibration_from_detector(detector)
-    out.push(c)
-    for k in range(sim.num_events):
-        for frame in simulate_i3.event_frames(sim, k, detector, dataclasses.I3VectorOMKey()):
-            out.push(frame)
-    out.close()
+    simulate_i3.write_frames(i3, [sim], detector)  # the small detector has no dead DOMs
     csv = tmp / "detector.csv"
     detector.to_csv(csv)
     return i3, h5, csv
@@ -174,7 +163,7 @@ def tray_frames(files, small_detector):
 def test_tray_matches_standalone(files, tray_frames, small_detector, tmp_path):
     import pandas as pd
     from egenerator.icetray.reco_engine import load_engine
-    from egenerator.reco.driver import reconstruct_files
+    from egenerator.reco.driver import TRAY_EQUIVALENT_DATA_SETTINGS, reconstruct_files
 
     _, h5, _ = files
     engine = load_engine(
@@ -185,14 +174,7 @@ def test_tray_matches_standalone(files, tray_frames, small_detector, tmp_path):
     assert {"fit", "covariance"} <= engine._warm and engine.warm_up_s > 0
     setup = dc.replace(
         engine.setup,
-        data_handler_settings={
-            "data_settings": {
-                "pulse_key": "InIceDSTPulses",
-                "dom_exclusions_key": ["BadDomsList"],
-                "exclude_bright_doms": True,  # the segment's default
-            },
-            "label_settings": {"label_key": "LabelsDeepLearning"},
-        },
+        data_handler_settings=TRAY_EQUIVALENT_DATA_SETTINGS,
     )
     out = tmp_path / "standalone.hdf5"
     reconstruct_files(
