@@ -20,6 +20,10 @@ from pathlib import Path
 HELP = "run the benchmarks of resources/benchmarks and print the figures"
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "resources" / "benchmarks"
+#: Benchmarks that also time an exported model (``--model DIR``).
+MODEL_BENCHMARKS = ("bench_reco", "bench_icetray_reco")
+#: Where `egenerator demo` (make demo) exports its model: the default ``--model``.
+DEMO_MODEL = Path("demo_output") / "exported_model"
 # The order of a full run: cheap first.
 BENCHMARKS = (
     "bench_simulate",
@@ -43,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--json", default="bench_results.json", help="output JSON (bench_results.json)"
     )
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per benchmark")
+    parser.add_argument(
+        "--model",
+        default=None,
+        metavar="DIR",
+        help=f"exported model for {', '.join(MODEL_BENCHMARKS)} (default: {DEMO_MODEL} when "
+        "make demo has made it; else the oracle only)",
+    )
 
 
 def machine_info() -> dict:
@@ -72,7 +83,7 @@ def machine_info() -> dict:
     return info
 
 
-def run_benchmark(name: str, quick: bool, timeout_s: float) -> dict:
+def run_benchmark(name: str, quick: bool, timeout_s: float, model: str | None = None) -> dict:
     """Run one script; returns its figures (JSON), exit code, seconds and printed text."""
     script = BENCH_DIR / f"{name}.py"
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,6 +91,8 @@ def run_benchmark(name: str, quick: bool, timeout_s: float) -> dict:
         cmd = [sys.executable, str(script), "--json", str(out_json)]
         if quick:
             cmd.append("--quick")
+        if model is not None and name in MODEL_BENCHMARKS:
+            cmd += ["--model", str(model)]
         start = time.perf_counter()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
@@ -104,11 +117,19 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"egenerator bench: unknown benchmark(s) {unknown}; available: {list(BENCHMARKS)}")
         return 2
-    report = {"mode": "full" if args.full else "quick", "machine": machine_info(), "benchmarks": {}}
+    model = args.model
+    if model is None and (DEMO_MODEL / "export.yaml").is_file():
+        model = str(DEMO_MODEL.resolve())
+    report = {
+        "mode": "full" if args.full else "quick",
+        "machine": machine_info(),
+        "model": model,
+        "benchmarks": {},
+    }
     failed = []
     for name in names:
         print(f"\n=== {name} ({report['mode']})", flush=True)
-        result = run_benchmark(name, quick=not args.full, timeout_s=args.timeout)
+        result = run_benchmark(name, quick=not args.full, timeout_s=args.timeout, model=model)
         report["benchmarks"][name] = result
         print(result["output"].rstrip())
         if result["returncode"] != 0:

@@ -13,6 +13,8 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 HELP = "simulate, train, export and reconstruct: the whole chain on a small scale"
 
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "resources" / "configs"
@@ -45,6 +47,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=4,
         help="events per fit batch, oracle (4; its exact time density is memory-hungry)",
+    )
+    parser.add_argument(
+        "--oracle-events",
+        type=int,
+        default=8,
+        help="the oracle fits the first N test events (8; ~30 s each on 2 cores); the table "
+        "compares model and oracle on these",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -107,14 +116,52 @@ def _step(title: str) -> float:
     return time.perf_counter()
 
 
-def _resolution(path: Path, summary_run, plots_dir: Path, label: str) -> dict:
+def _first_events(data: dict, num: int) -> dict:
+    """The resolution inputs of the first ``num`` events (arrays and dicts of arrays)."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out[key] = {k: np.asarray(v)[:num] for k, v in value.items()}
+        elif isinstance(value, np.ndarray) and value.ndim >= 1:
+            out[key] = value[:num]
+        else:
+            out[key] = value
+    return out
+
+
+def _better_than_truth(path: Path, reco, setup, test_file: Path, num: int) -> tuple[int, int]:
+    """(fits with a loss at most that at the true parameters, successful fits) among the first
+    ``num`` events: a fit worse than the truth is a minimiser (or seed) failure, a fit better
+    than the truth far from it means the likelihood itself does not tell."""
+    import pandas as pd
+
+    from ..data.loader import load_events
+
+    table = pd.read_hdf(path, "EventGenerator").iloc[:num]
+    batch = load_events(
+        test_file, setup.data_handler_settings, reco.parameter_names, setup.detector
+    )
+    batch = batch.select(np.arange(min(num, batch.num_events)))
+    loss_truth = reco.loss(batch, batch.parameters)
+    ok = table["fit_status"].to_numpy() == 0
+    better = table["loss_reco"].to_numpy() <= loss_truth + 1e-6
+    return int(np.sum(better & ok)), int(np.sum(ok))
+
+
+def _resolution(
+    path: Path, summary_run, plots_dir: Path, label: str, num_events: int | None = None
+) -> dict:
     from ..reco.resolution import load_resolution_inputs, make_plots, resolution_summary
 
     data = load_resolution_inputs(path)
+    if num_events is not None:
+        data = _first_events(data, num_events)
     summary = resolution_summary(
         data["reco"], data["truth"], success=data["success"], sigma=data.get("sigma")
     )
     summary["seconds_per_event"] = 1.0 / summary_run.events_per_second
+    if plots_dir is None:
+        return summary
     summary["plots"] = make_plots(
         data["reco"],
         data["truth"],
@@ -126,8 +173,9 @@ def _resolution(path: Path, summary_run, plots_dir: Path, label: str) -> dict:
     return summary
 
 
-def format_comparison(model: dict, oracle: dict) -> str:
-    """The demo's table: model and oracle side by side, with model / oracle ratios."""
+def format_comparison(model: dict, oracle: dict, model_all: dict | None = None) -> str:
+    """The demo's table: model and oracle side by side on the same events, with model / oracle
+    ratios (and the model on every test event where the oracle fitted fewer)."""
     rows = [
         ("events fitted", "num_used", None, "{:.0f}"),
         ("median angular error [deg]", "angular_error_deg", "median", "{:.2f}"),
@@ -135,14 +183,30 @@ def format_comparison(model: dict, oracle: dict) -> str:
         ("median vertex error [m]", "vertex_error_m", "median", "{:.1f}"),
         ("energy resolution (log10 E, 68% width)", "log10_energy_ratio", "width68", "{:.3f}"),
         ("time error 68% width [ns]", "time_error_ns", "width68", "{:.1f}"),
-        ("seconds per event", "seconds_per_event", None, "{:.3f}"),
+        ("seconds per event (seeds: model only)", "seconds_per_event", None, "{:.3f}"),
+        ("fits with loss <= loss at the truth", "better_than_truth", None, "{}"),
     ]
-    lines = [f"{'':42} {'model':>10} {'oracle':>10} {'model/oracle':>13}"]
+    head = f"{'':42} {'model':>10} {'oracle':>10} {'model/oracle':>13}"
+    if model_all is not None:
+        head += f" {'model, all':>11}"
+    lines = [head]
+
+    def cell(summary: dict, key: str, stat: str | None, fmt: str) -> tuple[str, float]:
+        value = summary.get(key) if stat is None else summary[key][stat]
+        if isinstance(value, (tuple, list)):  # (count, of)
+            return f"{value[0]}/{value[1]}", value[0] / value[1] if value[1] else float("nan")
+        if value is None:
+            return "-", float("nan")
+        return fmt.format(value), float(value)
+
     for title, key, stat, fmt in rows:
-        a = model[key] if stat is None else model[key][stat]
-        b = oracle[key] if stat is None else oracle[key][stat]
+        a_text, a = cell(model, key, stat, fmt)
+        b_text, b = cell(oracle, key, stat, fmt)
         ratio = a / b if b not in (0, 0.0) else float("nan")
-        lines.append(f"{title:42} {fmt.format(a):>10} {fmt.format(b):>10} {ratio:>13.2f}")
+        line = f"{title:42} {a_text:>10} {b_text:>10} {ratio:>13.2f}"
+        if model_all is not None:
+            line += f" {cell(model_all, key, stat, fmt)[0]:>11}"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -152,6 +216,9 @@ def run(args: argparse.Namespace) -> int:
     from ..detector import ic86_like
     from ..export.writer import export_model
     from ..reco.driver import model_setup, oracle_setup, reconstruct_files
+    from ..reco.reconstructor import Reconstructor
+    from ..reco.seeds import SeedCache
+    from ..reco.settings import RecoSettings
     from ..train.from_config import train
 
     progress = not args.no_progress
@@ -203,6 +270,9 @@ def run(args: argparse.Namespace) -> int:
     timings["export_s"] = time.perf_counter() - t
 
     test_file = out / "data" / "test_0.hdf5"
+    num_oracle = max(1, min(args.oracle_events, args.test_events))
+    # both hypotheses start from the same first-guess seeds (made once, with the model)
+    seed_cache = SeedCache()
     runs = {}
     setups = (
         ("model", lambda: model_setup(export_dir), args.batch_size),
@@ -211,30 +281,51 @@ def run(args: argparse.Namespace) -> int:
     for label, setup_fn, batch_size in setups:
         t = _step(f"5/6 reconstruct the test events with the {label}")
         setup = setup_fn()
-        reco_path = out / f"reco_{label}.hdf5"
-        bar = _progress_bar(args.test_events, f"reco ({label})", progress)
-        runs[label] = (
-            reco_path,
-            reconstruct_files(
-                setup,
-                [test_file],
-                reco_path,
-                batch_size=batch_size,
-                covariance=True,
-                progress=bar,
-            ),
+        settings = RecoSettings.from_config(setup.reconstruction_settings)
+        reco = Reconstructor(
+            setup.source, setup.loss_module, settings=settings, num_doms=detector.num_doms
         )
+        warm_s = reco.warm_up()
+        reco_path = out / f"reco_{label}.hdf5"
+        num = num_oracle if label == "oracle" else args.test_events
+        bar = _progress_bar(num, f"reco ({label})", progress)
+        run_summary = reconstruct_files(
+            setup,
+            [test_file],
+            reco_path,
+            settings=settings,
+            batch_size=batch_size,
+            covariance=True,
+            progress=bar,
+            reconstructor=reco,
+            seed_cache=seed_cache,
+            max_events=num,
+        )
+        run_summary.warm_up_s = warm_s
         if bar is not None:
             bar.close()
-        print(runs[label][1].text())
+        print(run_summary.text())
+        better = _better_than_truth(reco_path, reco, setup, test_file, num_oracle)
+        runs[label] = (reco_path, run_summary, better)
         timings[f"reco_{label}_s"] = time.perf_counter() - t
 
     _step("6/6 resolution on the test events")
-    summaries = {
-        label: _resolution(path, run_summary, out / "plots" / label, label)
-        for label, (path, run_summary) in runs.items()
-    }
-    table = format_comparison(summaries["model"], summaries["oracle"])
+    summaries = {}
+    for label, (path, run_summary, better) in runs.items():
+        summaries[label] = _resolution(
+            path, run_summary, out / "plots" / label, label, num_events=num_oracle
+        )
+        summaries[label]["better_than_truth"] = better
+    model_all = None
+    if num_oracle < args.test_events:
+        path, run_summary, _ = runs["model"]
+        model_all = _resolution(path, run_summary, None, "model")
+        summaries["model_all_test_events"] = model_all
+    table = format_comparison(summaries["model"], summaries["oracle"], model_all)
+    table = (
+        f"{num_oracle} test events fitted by both (model and oracle from the same first-guess "
+        f"seeds){'' if model_all is None else f'; model, all: {args.test_events} events'}\n" + table
+    )
     timings["total_s"] = time.perf_counter() - t_all
     with open(out / "demo_summary.json", "w") as handle:
         json.dump({"timings": timings, "resolution": summaries}, handle, indent=2, default=float)

@@ -22,7 +22,7 @@ from ..io.reader import HdfwriterFile
 from .goodness_of_fit import goodness_of_fit
 from .output import RecoOutputWriter
 from .reconstructor import Reconstructor
-from .seeds import FirstGuessSeeder, read_seed_table
+from .seeds import FirstGuessSeeder, SeedCache, read_seed_table
 from .settings import RecoSettings
 from .status import FitStatus
 
@@ -181,6 +181,8 @@ def reconstruct_files(
     random_seed: int = 1,
     reconstructor: Reconstructor | None = None,
     progress=None,
+    seed_cache: SeedCache | None = None,
+    max_events: int | None = None,
 ) -> RunSummary:
     """Reconstruct every event of ``inputs`` into ``output`` (see the module docstring).
 
@@ -207,6 +209,13 @@ def reconstruct_files(
         Seed of the goodness-of-fit sampling.
     reconstructor : Reconstructor, optional
         Reuse an already warmed-up reconstructor.
+    progress : callable, optional
+        Called with the number of events done after every batch.
+    seed_cache : SeedCache, optional
+        First-guess seeds of events already in the cache are reused (not recomputed); new
+        ones are added. Runs of two hypotheses then start from the same seeds.
+    max_events : int, optional
+        Reconstruct only the first this many events of each input file.
     """
     start_total = time.perf_counter()
     settings = settings or RecoSettings.from_config(setup.reconstruction_settings)
@@ -228,6 +237,8 @@ def reconstruct_files(
         if num_first_guess > 0
         else None
     )
+    if seeder is not None and seed_cache is not None:
+        seeder = seed_cache.wrap(seeder, names)
     sampler = make_sampler(setup, reconstructor) if num_pseudo_events > 0 else None
     summary = RunSummary(output=os.fspath(output), warm_up_s=warm)
     runtimes = {"seed": 0.0, "reco": 0.0}
@@ -243,9 +254,12 @@ def reconstruct_files(
             loaded = load_events(
                 path, setup.data_handler_settings, (), setup.detector, return_details=True
             )
-            for begin in range(0, loaded.num_events, batch_size):
+            num_events = loaded.num_events
+            if max_events is not None:
+                num_events = min(num_events, int(max_events))
+            for begin in range(0, num_events, batch_size):
                 t_batch = time.perf_counter()
-                events = np.arange(begin, min(begin + batch_size, loaded.num_events))
+                events = np.arange(begin, min(begin + batch_size, num_events))
                 batch = loaded.take(events)
                 step = {}
                 t0 = time.perf_counter()

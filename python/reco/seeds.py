@@ -399,3 +399,46 @@ class FirstGuessSeeder:
         best = np.take_along_axis(hyp, order[:, :, None], axis=1)
         best[~(observed > 0)] = np.nan
         return best
+
+
+class SeedCache:
+    """First-guess seeds computed once per event and reused by later runs.
+
+    Fits of several hypotheses of the same events (the demo's trained model and the oracle)
+    then start from identical points, and the expensive direction scan runs once. Seeds are
+    stored by event id (run, event, sub-event, stream) together with the parameter names they
+    were made for; a run with other parameter names is an error.
+    """
+
+    def __init__(self) -> None:
+        self.parameter_names: tuple[str, ...] | None = None
+        self._seeds: dict[tuple[int, ...], np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self._seeds)
+
+    def wrap(self, seeder, parameter_names: Sequence[str]) -> _CachedSeeder:
+        """A seeder that returns stored seeds and asks ``seeder`` only for new events."""
+        names = tuple(parameter_names)
+        if self.parameter_names is None:
+            self.parameter_names = names
+        elif self.parameter_names != names:
+            raise SeedError(
+                f"seed cache holds seeds for parameters {list(self.parameter_names)}, "
+                f"this run fits {list(names)}"
+            )
+        return _CachedSeeder(self, seeder)
+
+
+class _CachedSeeder:
+    def __init__(self, cache: SeedCache, seeder) -> None:
+        self.cache = cache
+        self.seeder = seeder
+
+    def seeds(self, batch: EventBatch) -> np.ndarray:
+        keys = [tuple(int(v) for v in row) for row in np.asarray(batch.event_id)]
+        stored = self.cache._seeds
+        if any(key not in stored for key in keys):
+            for key, seeds in zip(keys, self.seeder.seeds(batch), strict=True):
+                stored.setdefault(key, seeds)
+        return np.stack([stored[key] for key in keys])

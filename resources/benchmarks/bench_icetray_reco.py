@@ -205,8 +205,8 @@ def main() -> int:
     parser.add_argument(
         "--oracle-events",
         type=int,
-        default=8,
-        help="events for the oracle (~0.5-1 min each on 2 cores; 0 skips it)",
+        default=2,
+        help="events for the oracle (~0.5-1 min each and path on 2 cores; 0 skips it)",
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=5)
@@ -218,7 +218,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.events = min(args.events, 8)
-        args.oracle_events = min(args.oracle_events, 4)
+        args.oracle_events = min(args.oracle_events, 1)
     if args.threads > 0:
         import tensorflow as tf
 
