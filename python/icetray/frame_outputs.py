@@ -30,7 +30,12 @@ from .hdf5_compat import import_hdf5_modules
 import_hdf5_modules()  # before TensorFlow: see hdf5_compat
 
 from ..reco.covariance import CovarianceResult  # noqa: E402
-from ..reco.output import covariance_columns, particle_columns, result_columns  # noqa: E402
+from ..reco.output import (  # noqa: E402
+    covariance_columns,
+    particle_columns,
+    result_columns,
+    uncertainty_columns,
+)
 from ..reco.reconstructor import FitResult  # noqa: E402
 
 #: ``fit_status`` of frames whose pulses or exclusions could not be converted (extends
@@ -132,14 +137,7 @@ def result_objects(
     write_covariance : bool
         Also the covariance map (needs ``covariance``).
     """
-    extra: dict[str, np.ndarray] = {}  # as RecoOutputWriter.append writes them
-    if covariance is not None:
-        extra["covariance_positive_definite"] = covariance.positive_definite
-        if covariance.circular_uncertainty_rad.shape[1]:
-            extra["circular_unc"] = covariance.circular_uncertainty_rad[:, 0]
-            extra["circular_unc_det"] = covariance.circular_uncertainty_det_rad[:, 0]
-    if gof_pvalue is not None:
-        extra["gof_pvalue"] = gof_pvalue
+    extra = uncertainty_columns(covariance, gof_pvalue)  # as RecoOutputWriter.append
     maps = map_objects(result_columns(fit, parameter_names, runtimes_s, extra))
     particles = particle_objects(particle_columns(fit, parameter_names, particle_mapping))
     out = [{"": m, PARTICLE_SUFFIX: p} for m, p in zip(maps, particles, strict=True)]

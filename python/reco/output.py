@@ -67,6 +67,20 @@ def covariance_columns(covariance: np.ndarray, names: Sequence[str]) -> dict[str
     return dict(sorted(columns.items()))
 
 
+def uncertainty_columns(covariance=None, gof_pvalue=None) -> dict[str, np.ndarray]:
+    """The result-map columns of a covariance (positive definiteness, circularised angular
+    uncertainty of the first direction) and of a goodness of fit, where given."""
+    extra: dict[str, np.ndarray] = {}
+    if covariance is not None:
+        extra["covariance_positive_definite"] = covariance.positive_definite
+        if covariance.circular_uncertainty_rad.shape[1]:
+            extra["circular_unc"] = covariance.circular_uncertainty_rad[:, 0]
+            extra["circular_unc_det"] = covariance.circular_uncertainty_det_rad[:, 0]
+    if gof_pvalue is not None:
+        extra["gof_pvalue"] = gof_pvalue
+    return extra
+
+
 def result_columns(
     result: FitResult,
     parameter_names: Sequence[str],
@@ -191,14 +205,7 @@ class RecoOutputWriter:
             raise OutputError(
                 f"{self.path}: {ids.shape[0]} event ids for {result.num_events} results"
             )
-        extra: dict[str, np.ndarray] = {}
-        if covariance is not None:
-            extra["covariance_positive_definite"] = covariance.positive_definite
-            if covariance.circular_uncertainty_rad.shape[1]:
-                extra["circular_unc"] = covariance.circular_uncertainty_rad[:, 0]
-                extra["circular_unc_det"] = covariance.circular_uncertainty_det_rad[:, 0]
-        if gof_pvalue is not None:
-            extra["gof_pvalue"] = gof_pvalue
+        extra = uncertainty_columns(covariance, gof_pvalue)
         columns = result_columns(result, self.parameter_names, runtimes_s, extra)
         self.writer.append_event_table(self.output_key, ids, columns)
         units, docs = units_and_docs(PARTICLE_FIELDS)
