@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--oracle-events",
         type=int,
         default=8,
-        help="the oracle fits the first N test events (8; ~30 s each on 2 cores); the table "
+        help="the oracle fits the first N test events (8; ~15 s each on 2 cores); the table "
         "compares model and oracle on these",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
