@@ -438,7 +438,9 @@ class _CachedSeeder:
     def seeds(self, batch: EventBatch) -> np.ndarray:
         keys = [tuple(int(v) for v in row) for row in np.asarray(batch.event_id)]
         stored = self.cache._seeds
-        if any(key not in stored for key in keys):
-            for key, seeds in zip(keys, self.seeder.seeds(batch), strict=True):
-                stored.setdefault(key, seeds)
+        new = [i for i, key in enumerate(keys) if key not in stored]
+        if new:  # only the events not seen before go through the (expensive) seeder
+            part = batch if len(new) == len(keys) else batch.select(np.array(new))
+            for i, seeds in zip(new, self.seeder.seeds(part), strict=True):
+                stored.setdefault(keys[i], seeds)
         return np.stack([stored[key] for key in keys])

@@ -22,7 +22,10 @@ class CountingSeeder:
 
 
 def batch_of(events: list[int]):
-    return SimpleNamespace(event_id=np.array([[1, e, 0, 0] for e in events], dtype=np.int64))
+    ids = np.array([[1, e, 0, 0] for e in events], dtype=np.int64)
+    return SimpleNamespace(
+        event_id=ids, select=lambda rows: batch_of([events[int(r)] for r in rows])
+    )
 
 
 def test_seeds_are_made_once_and_reused():
@@ -35,9 +38,9 @@ def test_seeds_are_made_once_and_reused():
     again = cache.wrap(second, ["x", "y", "z"]).seeds(batch_of([4, 3]))
     assert second.events_seen == 0  # everything came from the cache
     np.testing.assert_array_equal(again, a[::-1])
-    # a batch with a new event asks the seeder once; stored events keep their seeds
+    # a batch with a new event asks the seeder for that event only; stored ones keep theirs
     mixed = cache.wrap(second, ["x", "y", "z"]).seeds(batch_of([3, 9]))
-    assert second.events_seen == 2 and len(cache) == 3
+    assert second.events_seen == 1 and len(cache) == 3
     np.testing.assert_array_equal(mixed[0], a[0])
     np.testing.assert_array_equal(mixed[1], 9.0 + np.arange(6.0).reshape(2, 3))
 
